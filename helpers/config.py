@@ -1,0 +1,115 @@
+"""Paths, the fast/full switch and seeding: the configuration every notebook shares.
+
+Notebook 01 introduces the two modes. Nothing here imports TensorFlow, so notebooks 01–03
+start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+
+#: Repository root (the folder holding ``helpers/``, ``data/`` and ``outputs/``).
+ROOT = Path(__file__).resolve().parent.parent
+#: Folder of the shipped default dataset (``data/midi``).
+DATA_DIR = ROOT / "data" / "midi"
+#: Everything the project writes goes below this folder.
+OUTPUTS_DIR = ROOT / "outputs"
+#: Notes extracted from MIDI files, one JSON file per (file content, settings).
+CACHE_DIR = OUTPUTS_DIR / "cache"
+#: One sub-folder per training run.
+RUNS_DIR = OUTPUTS_DIR / "runs"
+#: Generated pieces.
+GENERATED_DIR = OUTPUTS_DIR / "generated"
+#: Figures saved by the notebooks.
+FIGURES_DIR = OUTPUTS_DIR / "figures"
+
+#: Environment variable that selects the mode: ``fast`` (default) or ``full``.
+MODE_VARIABLE = "MUSICGEN_MODE"
+MODES = ("fast", "full")
+
+
+def mode() -> str:
+    """Return the run mode, ``"fast"`` (the default) or ``"full"``.
+
+    The fast mode keeps every notebook to seconds on a laptop; the full mode uses the
+    chapter's sizes (more files, 30 epochs, 500 notes). Set ``MUSICGEN_MODE=full`` to choose it.
+
+    Raises:
+        ValueError: when the variable holds anything else.
+    """
+    value = os.environ.get(MODE_VARIABLE, "fast").strip().lower() or "fast"
+    if value not in MODES:
+        raise ValueError(f"{MODE_VARIABLE}={value!r}: expected one of {', '.join(MODES)}")
+    return value
+
+
+def is_full() -> bool:
+    """True when ``MUSICGEN_MODE=full``."""
+    return mode() == "full"
+
+
+def pick(fast, full):
+    """Return ``fast`` or ``full`` depending on the mode: ``EPOCHS = pick(3, 30)``."""
+    return full if is_full() else fast
+
+
+def set_seed(seed: int = 42) -> None:
+    """Seed Python and NumPy, and TensorFlow with op determinism when it is already imported.
+
+    Notebooks that train call this after importing TensorFlow, so that reruns give the same
+    numbers on the same machine.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import sys
+
+    if "keras" in sys.modules or "tensorflow" in sys.modules:
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) when missing and return it."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def unique_path(folder: Path, stem: str, suffix: str = "") -> Path:
+    """Return ``folder/stem-NNN<suffix>`` with the lowest free number, never an existing path.
+
+    >>> unique_path(GENERATED_DIR, "gru", ".mid").name  # doctest: +SKIP
+    'gru-001.mid'
+    """
+    folder = ensure_dir(folder)
+    pattern = re.compile(rf"^{re.escape(stem)}-(\d+){re.escape(suffix)}$")
+    used = [int(m.group(1)) for p in folder.iterdir() if (m := pattern.match(p.name))]
+    number = max(used, default=0) + 1
+    while True:
+        candidate = folder / f"{stem}-{number:03d}{suffix}"
+        try:
+            if suffix:
+                candidate.touch(exist_ok=False)  # claim the name atomically
+            else:
+                candidate.mkdir(exist_ok=False)
+            return candidate
+        except FileExistsError:
+            number += 1
+
+
+def relative(path: Path) -> str:
+    """Show ``path`` relative to the repository root (no absolute paths in notebook output)."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.name

@@ -1,0 +1,150 @@
+"""The whole way from a MIDI folder to a new piece, as three functions the CLI and notebooks share.
+
+``prepare`` (MIDI folder → events and vocabulary), ``train_run`` (events → a run folder) and
+``generate_piece`` (run folder → MIDI file). Each step is explained in its own notebook
+(02, 05, 06); this module only strings them together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import config, export, midi_io, sequences, tokens
+from helpers.tokens import Vocabulary
+
+#: Events of rhythm saved with a primer, so a run can generate without its training data.
+PRIMER_RHYTHM_EVENTS = 2000
+
+
+@dataclass
+class Corpus:
+    """A loaded folder: its notes, the load report, the events (with tokens) and vocabulary."""
+
+    notes: pd.DataFrame
+    report: midi_io.LoadReport
+    events: pd.DataFrame
+    vocab: Vocabulary
+    folder: Path
+
+
+def prepare(
+    folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced"
+) -> Corpus:
+    """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary."""
+    folder = Path(folder or config.DATA_DIR)
+    notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed)
+    events = tokens.notes_to_events(notes, encoding)
+    return Corpus(notes, report, events, Vocabulary(events["token"], encoding), folder)
+
+
+def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None = None) -> dict:
+    """The first ``seq_length`` events of ``piece`` (default: the longest piece) as a primer.
+
+    Returns a dict with ``tokens`` and the ``steps``/``durations`` of up to
+    :data:`PRIMER_RHYTHM_EVENTS` events from there on, for the ``"data"`` rhythm.
+    """
+    lengths = events.groupby("piece", sort=False).size()
+    piece = piece or str(lengths.idxmax())
+    chosen = events[events["piece"] == piece].head(max(seq_length, PRIMER_RHYTHM_EVENTS))
+    if len(chosen) < 1:
+        raise ValueError(f"piece {piece!r} has no events")
+    return {
+        "source": piece,
+        "tokens": chosen["token"].head(seq_length).tolist(),
+        "steps": [round(float(s), 6) for s in chosen["step"]],
+        "durations": [round(float(d), 6) for d in chosen["duration"]],
+    }
+
+
+def primer_from_midi(path: Path | str, seq_length: int, encoding: str = "voiced") -> dict:
+    """The opening ``seq_length`` events of a user's MIDI file as a primer (see :func:`primer_from_events`)."""
+    notes, _ = midi_io.midi_to_notes(path)
+    return primer_from_events(tokens.notes_to_events(notes, encoding), seq_length)
+
+
+def train_run(
+    corpus: Corpus,
+    architecture: str = "gru",
+    seq_length: int = 100,
+    epochs: int = 30,
+    batch_size: int = 64,
+    val_fraction: float = 0.2,
+    input_encoding: str = "scaled",
+    seed: int = 0,
+    run_dir: Path | str | None = None,
+    early_stopping: int | None = None,
+    **model_options,
+) -> Path:
+    """Split by piece, build the model and train it into a run folder; return the folder.
+
+    ``run_dir`` of an interrupted run resumes it; by default a new ``outputs/runs/<arch>-NNN``.
+    ``model_options`` go to :func:`helpers.models.build_gru_model` / ``build_lstm_model``.
+    """
+    from helpers import models, training
+
+    config.set_seed(seed)
+    train_pieces, val_pieces = sequences.split_by_piece(corpus.events["piece"], val_fraction, seed)
+    train_codes = sequences.events_to_codes(corpus.events, corpus.vocab, train_pieces)
+    val_codes = sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces) if val_pieces else None
+    build = {"gru": models.build_gru_model, "lstm": models.build_lstm_model}[architecture]
+    model = build(len(corpus.vocab), seq_length, input_encoding=input_encoding, **model_options)
+    run_dir = Path(run_dir) if run_dir else training.new_run_dir(architecture)
+    primer = primer_from_events(corpus.events[corpus.events["piece"].isin(val_pieces or train_pieces)], seq_length)
+    primer["even_step"] = export.chapter_step(corpus.events["offset"])
+    (config.ensure_dir(run_dir) / "primer.json").write_text(json.dumps(primer))
+    training.train(
+        model, corpus.vocab, train_codes, val_codes, run_dir, epochs=epochs, batch_size=batch_size, seed=seed,
+        early_stopping=early_stopping,
+        extra_config={"data": config.relative(corpus.folder), "train_pieces": train_pieces, "val_pieces": val_pieces},
+    )
+    return run_dir
+
+
+def generate_piece(
+    run_dir: Path | str,
+    n_notes: int = 500,
+    method: str = "sample",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = 0,
+    primer_midi: Path | str | None = None,
+    rhythm: str = "data",
+    instrument: str | int = "Piano",
+    weights: str | Path = "best",
+    output: Path | str | None = None,
+) -> tuple[Path, pd.DataFrame]:
+    """Generate a piece from a run folder and write it as MIDI; return ``(path, notes)``.
+
+    The primer is the run's saved ``primer.json`` (a window of held-out data) unless
+    ``primer_midi`` names a MIDI file; tokens the model does not know are mapped to the
+    nearest known token (see :meth:`helpers.tokens.Vocabulary.encode`).
+    """
+    from helpers import generation, training
+
+    run_dir = Path(run_dir)
+    model, vocab, settings = training.load_run(run_dir, weights)
+    seq_length = settings["seq_length"]
+    if primer_midi:
+        primer = primer_from_midi(primer_midi, seq_length, vocab.encoding)
+    else:
+        primer = json.loads((run_dir / "primer.json").read_text())
+    codes = generation.generate_codes(
+        model, vocab.encode(primer["tokens"], unknown="nearest"), n_notes, method, temperature, top_k, seed
+    )
+    generated = vocab.decode(codes)
+    if rhythm == "data":
+        rhythm_events = pd.DataFrame({"step": primer["steps"], "duration": primer["durations"]})
+        offsets, durations = export.data_rhythm(rhythm_events, n_notes, start=len(primer["tokens"]))
+    elif rhythm == "even":
+        step = primer.get("even_step") or export.chapter_step(np.cumsum(primer["steps"]))
+        offsets, durations = export.even_rhythm(n_notes, step)
+    else:
+        raise ValueError(f"rhythm={rhythm!r}: expected one of {', '.join(export.RHYTHMS)}")
+    notes = export.tokens_to_notes(generated, offsets, durations)
+    path = export.notes_to_midi(notes, output, instrument, stem=f"{settings['architecture']}-{method}")
+    return path, notes

@@ -1,0 +1,112 @@
+"""Training windows: ``seq_length`` codes in, the next code out — without copying them all.
+
+Explained in notebook 03. The chapter builds every window as its own list
+(``n × seq_length`` numbers) and a one-hot target (``n × vocab_size``): memory grows with
+data × window. Here a window is just its start position; :func:`windows_dataset` cuts the
+windows from one array of codes batch by batch, so memory grows with the data alone.
+
+TensorFlow is imported only inside :func:`windows_dataset`, so notebooks 01–03 start fast.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def split_by_piece(
+    pieces: Sequence[str], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Split piece names into training and validation pieces (whole pieces, never cut).
+
+    Windows of one piece then never land on both sides, so the validation loss measures
+    music the model has not seen. At least one piece is kept for training; with a single
+    piece there is no validation set.
+
+    Returns:
+        ``(train_pieces, val_pieces)``, each in the order given.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction={val_fraction}: expected 0 <= val_fraction < 1")
+    unique = list(dict.fromkeys(pieces))
+    count = min(int(round(len(unique) * val_fraction)), len(unique) - 1)
+    chosen = set(random.Random(seed).sample(unique, count)) if count > 0 else set()
+    return [p for p in unique if p not in chosen], [p for p in unique if p in chosen]
+
+
+def events_to_codes(events: pd.DataFrame, vocab, pieces: Sequence[str] | None = None) -> np.ndarray:
+    """Codes of the events of ``pieces`` (all pieces by default), piece after piece, as int32.
+
+    As in the chapter the pieces are joined into one stream, so a window may run from the end
+    of one piece into the next.
+    """
+    if pieces is not None:
+        events = events[events["piece"].isin(set(pieces))]
+    return vocab.encode(events["token"].tolist())
+
+
+def count_windows(n_codes: int, seq_length: int) -> int:
+    """Number of (window, next code) pairs in ``n_codes`` codes: ``max(0, n_codes - seq_length)``."""
+    return max(0, int(n_codes) - int(seq_length))
+
+
+def chapter_windows(codes: np.ndarray, seq_length: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The chapter's arrays, materialised: scaled inputs ``(n, seq_length, 1)`` and one-hot targets.
+
+    Kept to show (notebook 03) and measure (``benchmarks/``) what the streaming windows
+    avoid. ``vocab_size`` is passed on purpose: ``to_categorical`` without ``num_classes``
+    gives too few columns whenever the last token never occurs as a target.
+    """
+    n = count_windows(len(codes), seq_length)
+    inputs = np.array([codes[i : i + seq_length] for i in range(n)], dtype=np.float64)
+    inputs = inputs.reshape(n, seq_length, 1) / float(vocab_size)
+    targets = np.zeros((n, vocab_size), dtype=np.float64)
+    targets[np.arange(n), codes[seq_length : seq_length + n]] = 1.0
+    return inputs, targets
+
+
+def windows_dataset(
+    codes: np.ndarray,
+    seq_length: int,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+):
+    """A ``tf.data.Dataset`` of ``(windows (batch, seq_length) int32, targets (batch,) int32)``.
+
+    Only ``codes`` and the list of start positions are held in memory; each batch gathers its
+    windows when it is needed. Targets are integer codes (sparse labels), ready for sparse
+    categorical cross-entropy.
+
+    Args:
+        codes: one stream of token codes.
+        seq_length: steps per window (the chapter: 100).
+        batch_size: windows per batch (the chapter: 64).
+        shuffle: reshuffle the windows every epoch (reproducibly, from ``seed``).
+        seed: shuffling seed.
+
+    Raises:
+        ValueError: fewer than ``seq_length + 1`` codes (not a single window).
+    """
+    import tensorflow as tf
+
+    n = count_windows(len(codes), seq_length)
+    if n == 0:
+        raise ValueError(
+            f"{len(codes)} codes give no window of {seq_length}: use more music or a shorter seq_length"
+        )
+    stream = tf.constant(np.asarray(codes, dtype=np.int32))
+    offsets = tf.range(seq_length, dtype=tf.int64)
+    starts = tf.data.Dataset.range(n)
+    if shuffle:
+        starts = starts.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+
+    def cut(batch_starts):
+        windows = tf.gather(stream, batch_starts[:, None] + offsets[None, :])
+        targets = tf.gather(stream, batch_starts + seq_length)
+        return windows, targets
+
+    return starts.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)

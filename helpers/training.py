@@ -1,0 +1,197 @@
+"""Train a model into a run folder that holds everything generation needs later.
+
+Explained in notebook 05. A run folder (``outputs/runs/<name>-NNN/``) holds:
+
+- ``vocab.json`` — the vocabulary, written before training starts: generation reads it from
+  here and never rebuilds it from data (the chapter's mistake: any change of data then
+  breaks the weights with a shape error);
+- ``config.json`` — model sizes, input encoding, ``seq_length`` and training settings;
+- ``checkpoints/weights-EE-L.LLLL.weights.h5`` — the best weights so far by the monitored
+  loss, named as the LSTM post names them (epoch, loss);
+- ``backup/`` — the last finished epoch (weights, optimizer, epoch number) while training
+  runs, so that an interrupted run resumes where it stopped;
+- ``history.csv`` — loss per epoch; ``model.keras`` — the final model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import config, models, sequences
+from helpers.models import keras
+from helpers.tokens import Vocabulary
+
+CHECKPOINT_PATTERN = re.compile(r"^weights-(\d+)-(\d+\.\d+)\.weights\.h5$")
+
+
+class RunError(Exception):
+    """A run folder is missing, incomplete, or does not match what is asked of it."""
+
+
+def new_run_dir(name: str = "gru") -> Path:
+    """Create ``outputs/runs/<name>-NNN`` with the next free number; earlier runs are never touched."""
+    return config.unique_path(config.RUNS_DIR, name)
+
+
+def checkpoints(run_dir: Path | str) -> pd.DataFrame:
+    """The checkpoints of a run: ``path``, ``epoch``, ``loss``, sorted by loss (best first)."""
+    folder = Path(run_dir) / "checkpoints"
+    rows = []
+    for path in folder.glob("weights-*.weights.h5") if folder.is_dir() else []:
+        match = CHECKPOINT_PATTERN.match(path.name)
+        if match:
+            rows.append({"path": path, "epoch": int(match.group(1)), "loss": float(match.group(2))})
+    return pd.DataFrame(rows, columns=["path", "epoch", "loss"]).sort_values(["loss", "epoch"], ignore_index=True)
+
+
+def train(
+    model,
+    vocab: Vocabulary,
+    train_codes: np.ndarray,
+    val_codes: np.ndarray | None,
+    run_dir: Path | str,
+    epochs: int = 30,
+    batch_size: int = 64,
+    seed: int = 0,
+    early_stopping: int | None = None,
+    extra_config: dict | None = None,
+    verbose: int = 0,
+) -> pd.DataFrame:
+    """Fit ``model`` on windows of ``train_codes``, checkpointing into ``run_dir``.
+
+    Calling it again on the same ``run_dir`` after an interruption (Ctrl-C, a closed laptop)
+    resumes from the last finished epoch.
+
+    Args:
+        model: a compiled model from :mod:`helpers.models`; its input length is the window.
+        vocab: the vocabulary the codes come from (saved as ``vocab.json``).
+        train_codes: training stream of codes.
+        val_codes: validation stream (other pieces), or ``None``/too short for no validation;
+            the checkpoint then watches the training loss, as the LSTM post does.
+        run_dir: the run folder (see :func:`new_run_dir`).
+        epochs: total epochs, counting those done before an interruption.
+        batch_size: windows per batch (the chapter: 64).
+        seed: shuffling seed.
+        early_stopping: stop after this many epochs without improvement (``None``: never).
+        extra_config: more settings to record in ``config.json`` (data folder, pieces, …).
+        verbose: Keras' verbosity (0 in notebooks).
+
+    Returns:
+        the whole history, one row per epoch (``epoch``, ``loss`` and, with validation,
+        ``val_loss``), also saved as ``history.csv``.
+    """
+    run_dir = config.ensure_dir(Path(run_dir))
+    seq_length = model.input_shape[1]
+    description = models.describe(model)
+    if description["vocab_size"] != len(vocab):
+        raise RunError(f"the model predicts {description['vocab_size']} tokens but the vocabulary has {len(vocab)}")
+    train_data = sequences.windows_dataset(train_codes, seq_length, batch_size, shuffle=True, seed=seed)
+    has_val = val_codes is not None and sequences.count_windows(len(val_codes), seq_length) > 0
+    val_data = sequences.windows_dataset(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
+    monitor = "val_loss" if has_val else "loss"
+
+    vocab.save(run_dir / "vocab.json")
+    settings = {
+        **description,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "monitor": monitor,
+        "train_windows": sequences.count_windows(len(train_codes), seq_length),
+        "val_windows": sequences.count_windows(len(val_codes), seq_length) if has_val else 0,
+        **(extra_config or {}),
+    }
+    (run_dir / "config.json").write_text(json.dumps(settings, indent=1, default=str))
+
+    done = checkpoints(run_dir)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "checkpoints" / f"weights-{{epoch:02d}}-{{{monitor}:.4f}}.weights.h5"),
+            monitor=monitor,
+            save_best_only=True,
+            save_weights_only=True,
+            mode="min",
+            initial_value_threshold=float(done["loss"].iloc[0]) if len(done) else None,
+        ),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+    ]
+    config.ensure_dir(run_dir / "checkpoints")
+    if early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping))
+    model.fit(
+        train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+    )  # shuffle=False: the dataset shuffles its windows itself
+    model.save(run_dir / "model.keras")
+    return read_history(run_dir)
+
+
+def read_history(run_dir: Path | str) -> pd.DataFrame:
+    """``history.csv`` of a run, one row per finished epoch (epochs counted from 1)."""
+    path = Path(run_dir) / "history.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=["epoch", "loss"])
+    history = pd.read_csv(path)
+    history["epoch"] = history["epoch"] + 1
+    return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
+
+
+def load_run(run_dir: Path | str, weights: str | Path = "best"):
+    """Load a finished (or interrupted) run for generation: ``(model, vocab, settings)``.
+
+    Args:
+        run_dir: the run folder.
+        weights: ``"best"`` — the checkpoint with the lowest loss in its name (what the LSTM
+            post's generation script picks); ``"final"`` — ``model.keras`` as saved at the end;
+            or the path of one checkpoint file.
+
+    Raises:
+        RunError: the folder lacks its vocabulary, configuration or weights, or the weights
+            do not fit the vocabulary (a checkpoint from another run).
+    """
+    run_dir = Path(run_dir)
+    for needed in ("vocab.json", "config.json"):
+        if not (run_dir / needed).exists():
+            raise RunError(f"{run_dir}: no {needed} — not a run folder written by helpers.training.train")
+    vocab = Vocabulary.load(run_dir / "vocab.json")
+    settings = json.loads((run_dir / "config.json").read_text())
+    if settings["vocab_size"] != len(vocab):
+        raise RunError(f"{run_dir}: config.json says {settings['vocab_size']} tokens, vocab.json holds {len(vocab)}")
+    if weights == "final":
+        if not (run_dir / "model.keras").exists():
+            raise RunError(f"{run_dir}: no model.keras — the run did not finish; use weights='best'")
+        return keras.models.load_model(run_dir / "model.keras"), vocab, settings
+    if weights == "best":
+        found = checkpoints(run_dir)
+        if found.empty:
+            raise RunError(f"{run_dir}: no checkpoint yet — train at least one epoch")
+        weights = found["path"].iloc[0]
+    model = rebuild_model(settings)
+    model.optimizer.build(model.trainable_variables)  # checkpoints hold optimizer slots too
+    try:
+        model.load_weights(Path(weights))
+    except (ValueError, OSError, KeyError) as error:
+        raise RunError(
+            f"{Path(weights).name} does not fit this run's model ({settings['vocab_size']} tokens, "
+            f"{settings['architecture'].upper()} {settings['units']}): {error}"
+        ) from error
+    return model, vocab, settings
+
+
+def rebuild_model(settings: dict):
+    """An untrained model with the architecture recorded in ``config.json``."""
+    build = models.build_lstm_model if settings["architecture"] == "lstm" else models.build_gru_model
+    return build(
+        settings["vocab_size"],
+        settings["seq_length"],
+        units=settings["units"],
+        dropout=settings["dropout"],
+        dense_units=settings["dense_units"],
+        input_encoding=settings["input_encoding"],
+        embedding_dim=settings["embedding_dim"],
+    )
