@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         from helpers.training import RunError
 
         if isinstance(error, RunError):
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {error}".splitlines()[0], file=sys.stderr)
             return 2
         raise
     return 0

@@ -105,6 +105,8 @@ def make_instrument(instrument: str | int = "Piano"):
     """
     from music21 import instrument as m21instrument
 
+    if isinstance(instrument, str) and instrument.strip().isdigit():
+        instrument = int(instrument)  # "24" from the command line is a program number
     try:
         if isinstance(instrument, (int, np.integer)):
             if not 0 <= int(instrument) <= 127:

@@ -200,9 +200,9 @@ def choose_next(
             cutoff = np.partition(logits, -top_k, axis=-1)[:, -top_k][:, None]
             logits = np.where(logits >= cutoff, logits, -np.inf)
     weights = _softmax(logits)
-    draws = rng.random((weights.shape[0], 1))
-    chosen = (np.cumsum(weights, axis=-1) < draws).sum(axis=-1)
-    return np.minimum(chosen, weights.shape[-1] - 1)
+    cumulative = np.cumsum(weights, axis=-1)
+    draws = rng.random((weights.shape[0], 1)) * cumulative[:, -1:]  # scaled: rounding never picks a 0-weight code
+    return (cumulative <= draws).sum(axis=-1)
 
 
 def generate_codes(

@@ -150,7 +150,7 @@ def build_gru_model(
         learning_rate: RMSprop's learning rate (Keras' default 0.001).
 
     >>> build_gru_model(50).count_params()  # doctest: +SKIP
-    48070
+    43506
     """
     return _build_recurrent(
         keras.layers.GRU, vocab_size, seq_length, units, dropout, dense_units,

@@ -67,6 +67,17 @@ def primer_from_midi(path: Path | str, seq_length: int, encoding: str = "voiced"
     return primer_from_events(tokens.notes_to_events(notes, encoding), seq_length)
 
 
+def write_primer(run_dir: Path | str, corpus: Corpus, pieces: list[str], seq_length: int) -> dict:
+    """Save ``primer.json`` in a run folder: the opening window of the longest of ``pieces``
+    (held-out pieces, preferably), its rhythm, and the chapter's even spacing of the data —
+    all that :func:`generate_piece` needs, so a run can generate without its training data.
+    """
+    primer = primer_from_events(corpus.events[corpus.events["piece"].isin(pieces)], seq_length)
+    primer["even_step"] = export.chapter_step(corpus.events["offset"])
+    (config.ensure_dir(Path(run_dir)) / "primer.json").write_text(json.dumps(primer))
+    return primer
+
+
 def train_run(
     corpus: Corpus,
     architecture: str = "gru",
@@ -94,9 +105,7 @@ def train_run(
     build = {"gru": models.build_gru_model, "lstm": models.build_lstm_model}[architecture]
     model = build(len(corpus.vocab), seq_length, input_encoding=input_encoding, **model_options)
     run_dir = Path(run_dir) if run_dir else training.new_run_dir(architecture)
-    primer = primer_from_events(corpus.events[corpus.events["piece"].isin(val_pieces or train_pieces)], seq_length)
-    primer["even_step"] = export.chapter_step(corpus.events["offset"])
-    (config.ensure_dir(run_dir) / "primer.json").write_text(json.dumps(primer))
+    write_primer(run_dir, corpus, val_pieces or train_pieces, seq_length)
     training.train(
         model, corpus.vocab, train_codes, val_codes, run_dir, epochs=epochs, batch_size=batch_size, seed=seed,
         early_stopping=early_stopping,

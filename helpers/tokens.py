@@ -201,10 +201,10 @@ class Vocabulary:
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Integer codes → tokens."""
-        try:
-            return [self.tokens[int(i)] for i in ids]
-        except IndexError:
-            raise TokenError(f"code out of range: the vocabulary has {len(self)} tokens") from None
+        codes = [int(i) for i in ids]
+        if any(not 0 <= code < len(self) for code in codes):  # -1 must not read from the end
+            raise TokenError(f"code out of range: the vocabulary has {len(self)} tokens")
+        return [self.tokens[code] for code in codes]
 
     def counts(self, tokens: Iterable[str]) -> pd.Series:
         """How often each vocabulary token occurs in ``tokens`` (0 for absent ones)."""

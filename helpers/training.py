@@ -8,8 +8,8 @@ Explained in notebook 05. A run folder (``outputs/runs/<name>-NNN/``) holds:
 - ``config.json`` — model sizes, input encoding, ``seq_length`` and training settings;
 - ``checkpoints/weights-EE-L.LLLL.weights.h5`` — the best weights so far by the monitored
   loss, named as the LSTM post names them (epoch, loss);
-- ``backup/`` — the last finished epoch (weights, optimizer, epoch number) while training
-  runs, so that an interrupted run resumes where it stopped;
+- ``backup/`` — the last finished epoch (weights, optimizer state, epoch number), so that an
+  interrupted run resumes where it stopped and a finished one can be trained for more epochs;
 - ``history.csv`` — loss per epoch; ``model.keras`` — the final model.
 """
 
@@ -36,6 +36,18 @@ class RunError(Exception):
 def new_run_dir(name: str = "gru") -> Path:
     """Create ``outputs/runs/<name>-NNN`` with the next free number; earlier runs are never touched."""
     return config.unique_path(config.RUNS_DIR, name)
+
+
+def latest_run(prefix: str = "gru", runs_dir: Path | None = None) -> Path | None:
+    """The newest run folder ``<prefix>-NNN`` that holds a checkpoint, or ``None``."""
+    runs_dir = Path(runs_dir or config.RUNS_DIR)
+    pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)$")
+    found = [
+        (int(m.group(1)), path)
+        for path in (runs_dir.iterdir() if runs_dir.is_dir() else [])
+        if (m := pattern.match(path.name)) and not checkpoints(path).empty
+    ]
+    return max(found)[1] if found else None
 
 
 def checkpoints(run_dir: Path | str) -> pd.DataFrame:
@@ -110,7 +122,8 @@ def train(
 
     done = checkpoints(run_dir)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        # kept after the last epoch too, so that train(..., epochs=more) later continues the run
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "checkpoints" / f"weights-{{epoch:02d}}-{{{monitor}:.4f}}.weights.h5"),
             monitor=monitor,
@@ -136,7 +149,8 @@ def read_history(run_dir: Path | str) -> pd.DataFrame:
     path = Path(run_dir) / "history.csv"
     if not path.exists():
         return pd.DataFrame(columns=["epoch", "loss"])
-    history = pd.read_csv(path)
+    # CSVLogger writes a val_ column of "NA" even without validation: leave such columns out
+    history = pd.read_csv(path).dropna(axis="columns", how="all")
     history["epoch"] = history["epoch"] + 1
     return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
 

@@ -1,0 +1,195 @@
+"""Tests of helpers.cli: the commands end to end, and errors as one line on stderr with status 2."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import count_pitched_note_ons, program_changes, redirect_outputs, write_tune
+
+from helpers import cli, config, midi_io, pipeline, tokens, training
+
+TRAIN_ARGS = ["--seq-length", "8", "--epochs", "1", "--units", "4", "--batch-size", "32"]
+
+
+def run_main(capsys, *argv):
+    """``cli.main(argv)`` → ``(status, stdout, stderr)``."""
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(err, *fragments):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """A run folder written by ``python -m helpers train`` on four small tunes."""
+    root = tmp_path_factory.mktemp("cli")
+    for i in range(4):
+        write_tune(root / "tunes" / f"tune_{i}.mid", seed=10 + i)
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        redirect_outputs(patch, root / "outputs")
+        status = cli.main(["train", "--data", str(root / "tunes"), *TRAIN_ARGS])
+    assert status == 0, out.getvalue()
+    (run_dir,) = (root / "outputs" / "runs").iterdir()
+    return run_dir
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def test_run_prepares_trains_and_generates(capsys, tune_folder):
+    status, out, err = run_main(capsys, "run", "--data", tune_folder, *TRAIN_ARGS, "--notes", "12")
+    assert status == 0, err
+    assert "Used 4 of 4 files" in out and "run folder: gru-001" in out
+    (written,) = config.GENERATED_DIR.glob("*.mid")
+    assert written.name == "gru-sample-001.mid"
+    assert f"wrote {written.name}: " in out
+    notes, _ = midi_io.midi_to_notes(written)
+    assert len(tokens.notes_to_events(notes)) == 12  # the requested number of events
+    assert count_pitched_note_ons(written) == len(notes)
+    assert training.checkpoints(config.RUNS_DIR / "gru-001").shape[0] == 1
+
+
+def test_prepare_prints_the_load_report(capsys, tune_folder):
+    (tune_folder / "broken.mid").write_text("<html></html>")
+    status, out, _ = run_main(capsys, "prepare", "--data", tune_folder)
+    assert status == 0
+    assert "Used 4 of 5 files" in out and "skipped broken.mid: not MIDI" in out
+    assert "distinct tokens" in out
+
+
+def test_generate_from_a_run_folder(capsys, cli_run, tmp_path):
+    target = tmp_path / "piece.mid"
+    status, out, err = run_main(
+        capsys, "generate", cli_run, "--notes", "7", "--instrument", "24", "--output", target, "--method", "argmax"
+    )
+    assert status == 0, err
+    assert target.is_file() and f"wrote {target.name}" in out
+    assert set(program_changes(target)) == {24}  # a program number from the command line
+    notes, _ = midi_io.midi_to_notes(target)
+    assert notes["offset"].nunique() == 7
+
+
+def test_generate_with_options(capsys, cli_run, midi_files):
+    status, out, err = run_main(
+        capsys, "generate", cli_run, "--notes", "5", "--rhythm", "even", "--primer", midi_files["scale"],
+        "--top-k", "2", "--temperature", "0.5", "--gen-seed", "4", "--weights", "final", "--instrument", "Violin",
+    )
+    assert status == 0, err
+    (written,) = config.GENERATED_DIR.glob("*.mid")
+    assert set(program_changes(written)) == {40}
+
+
+def test_train_resume_continues_the_run(capsys, cli_run, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(cli_run, run_dir)
+    assert training.read_history(run_dir)["epoch"].tolist() == [1]
+    data = cli_run.parents[2] / "tunes"  # the folder the fixture trained on
+    args = ["train", "--data", data, *TRAIN_ARGS, "--resume", run_dir]
+    args[args.index("--epochs") + 1] = "2"
+    status, out, err = run_main(capsys, *args)
+    assert status == 0, err
+    assert f"run folder: {run_dir.name}" in out
+    assert training.read_history(run_dir)["epoch"].tolist() == [1, 2]
+    assert len(training.checkpoints(run_dir)) >= 1
+
+
+def test_keyboard_interrupt_is_status_130(capsys, tune_folder, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "train_run", interrupted)
+    status, _, err = run_main(capsys, "train", "--data", tune_folder)
+    assert status == 130 and "--resume" in err
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_missing_folder(capsys, tmp_path):
+    status, out, err = run_main(capsys, "prepare", "--data", tmp_path / "missing")
+    assert status == 2
+    assert_one_line_error(err, "MIDI folder not found", "missing")
+
+
+def test_folder_without_usable_midi(capsys, tmp_path, midi_files):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "page.mid").write_text("<html></html>")
+    shutil.copy(midi_files["drums_only"], tmp_path / "bad")
+    status, _, err = run_main(capsys, "train", "--data", tmp_path / "bad", *TRAIN_ARGS)
+    assert status == 2
+    assert_one_line_error(err, "No usable MIDI")
+    assert not config.RUNS_DIR.exists()  # nothing was trained
+
+
+def test_run_folder_without_vocabulary(capsys, tmp_path):
+    (tmp_path / "not-a-run").mkdir()
+    status, _, err = run_main(capsys, "generate", tmp_path / "not-a-run")
+    assert status == 2
+    assert_one_line_error(err, "no vocab.json")
+
+
+def test_run_folder_with_a_checkpoint_of_another_model(capsys, cli_run, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(cli_run, other)
+    settings = json.loads((other / "config.json").read_text())
+    settings["units"] = [5]  # config.json now describes another model than the checkpoint holds
+    (other / "config.json").write_text(json.dumps(settings))
+    status, _, err = run_main(capsys, "generate", other, "--notes", "3")
+    assert status == 2
+    assert err.strip().splitlines()[-1].startswith("error: ") and "does not fit" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_instrument(capsys, cli_run, tmp_path):
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "3", "--instrument", "Kazoo-o-phone",
+                              "--output", tmp_path / "k.mid")
+    assert status == 2
+    assert_one_line_error(err, "unknown instrument")
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["generate", "RUN", "--temperature", "0"], "expected a number > 0"),
+        (["generate", "RUN", "--temperature", "-1"], "expected a number > 0"),
+        (["generate", "RUN", "--notes", "0"], "expected a whole number >= 1"),
+        (["train", "--epochs", "-3"], "expected a whole number >= 1"),
+        (["train", "--limit", "0"], "expected a whole number >= 1"),
+        (["train", "--arch", "transformer"], "invalid choice"),
+        (["generate", "RUN", "--rhythm", "swing"], "invalid choice"),
+        (["compose"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_option_values_exit_2_from_argparse(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_python_dash_m_helpers_reports_errors_on_one_line(tmp_path):
+    """The real process: exit status 2 and one line on stderr, nothing from TensorFlow."""
+    env = {**os.environ, "PYTHONPATH": str(config.ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers", "prepare", "--data", str(tmp_path / "missing")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: MIDI folder not found: {tmp_path / 'missing'}"]
+    assert result.stdout == ""

@@ -1,0 +1,350 @@
+"""Tests of helpers.midi_io: finding MIDI files, reading them into notes, the cache, the report."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import (
+    BASS,
+    C_MAJOR_SCALE,
+    CHORD_NOTES,
+    DRUMS,
+    MELODY,
+    Track,
+    count_drum_note_ons,
+    count_pitched_note_ons,
+    write_midi,
+)
+
+from helpers import midi_io
+
+# ----------------------------------------------------------------------------- midi_to_notes
+
+
+def test_scale_is_read_with_pitch_offset_and_duration(midi_files):
+    notes, info = midi_io.midi_to_notes(midi_files["scale"])
+    assert list(notes.columns) == midi_io.NOTE_COLUMNS
+    expected = sorted(C_MAJOR_SCALE, key=lambda n: (n[1], n[0]))
+    assert notes[["pitch", "offset", "duration"]].values.tolist() == [list(n) for n in expected]
+    assert (notes["piece"] == "scale.mid").all()
+    assert (notes["velocity"] == 90).all()
+    assert info == {"instruments": ["Piano"], "drum_hits": 0}
+
+
+def test_piece_name_can_be_given(midi_files):
+    notes, _ = midi_io.midi_to_notes(midi_files["scale"], piece="folder/scale.mid")
+    assert set(notes["piece"]) == {"folder/scale.mid"}
+
+
+def test_chords_keep_every_pitch_in_every_octave(midi_files):
+    notes, _ = midi_io.midi_to_notes(midi_files["chords"])
+    got = sorted(zip(notes["pitch"], notes["offset"], notes["duration"]))
+    assert got == sorted((p, s, d) for p, s, d in CHORD_NOTES)
+
+
+def test_every_pitched_part_is_read(midi_files):
+    """The chapter's partitionByInstrument(...).parts[0] keeps one part of this file; we keep both."""
+    from music21 import converter, instrument
+
+    path = midi_files["two_part"]
+    notes, info = midi_io.midi_to_notes(path)
+    assert len(notes) == len(MELODY) + len(BASS)
+    assert notes["part"].nunique() == 2
+    by_part = {part: sorted(group["pitch"]) for part, group in notes.groupby("part")}
+    assert sorted(by_part.values()) == sorted([sorted(p for p, _, _ in MELODY), sorted(p for p, _, _ in BASS)])
+    assert len(info["instruments"]) == 2 and "Violin" in info["instruments"]
+    # What the chapter would have kept: fewer notes than the file holds.
+    score = converter.parseFile(path, format="midi", forceSource=True, storePickle=False, quantizePost=False)
+    chapter_first_part = instrument.partitionByInstrument(score).parts[0]
+    assert len(chapter_first_part.flatten().notes) < len(notes)
+
+
+@pytest.mark.parametrize("name", ["scale", "chords", "two_part", "with_drums"])
+def test_note_count_equals_an_independent_mido_count(midi_files, name):
+    notes, _ = midi_io.midi_to_notes(midi_files[name])
+    assert len(notes) == count_pitched_note_ons(midi_files[name])
+
+
+def test_drum_hits_are_counted_not_kept(midi_files):
+    path = midi_files["with_drums"]
+    notes, info = midi_io.midi_to_notes(path)
+    assert info["drum_hits"] == len(DRUMS) == count_drum_note_ons(path)
+    assert sorted(notes["pitch"]) == [60, 62, 64, 65]  # the scale's opening, no kick/snare/hat
+
+
+def test_notes_table_dtypes_and_order(midi_files):
+    notes, _ = midi_io.midi_to_notes(midi_files["two_part"])
+    assert str(notes["pitch"].dtype) == "int16" and str(notes["offset"].dtype) == "float64"
+    keys = list(zip(notes["offset"], notes["pitch"]))
+    assert keys == sorted(keys)
+    assert notes["pitch"].between(0, 127).all() and notes["velocity"].between(1, 127).all()
+
+
+# ----------------------------------------------------------------------------- bad files
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("random.mid", bytes(range(256)) * 3, "not MIDI"),
+        ("page.mid", b"<!DOCTYPE html><html><body>Not Found</body></html>", "not MIDI"),
+        ("empty.mid", b"", "not MIDI"),
+        ("header_only.mid", b"MThd\x00\x00\x00\x06garbage-after-the-header", "corrupt"),
+    ],
+)
+def test_unusable_files_raise_midi_load_error_with_a_reason(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(path)
+    assert caught.value.reason == reason
+    assert str(caught.value).startswith(f"{name}: {reason}")
+    assert caught.value.path == path
+
+
+def test_truncated_midi_is_corrupt(tmp_path, midi_files):
+    path = tmp_path / "truncated.mid"
+    path.write_bytes(midi_files["scale"].read_bytes()[:40])
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(path)
+    assert caught.value.reason == "corrupt"
+
+
+def test_drums_only_file_has_no_pitched_notes(midi_files):
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(midi_files["drums_only"])
+    assert caught.value.reason == "no pitched notes"
+    assert f"{len(DRUMS)} drum hits" in caught.value.detail
+
+
+def test_file_without_notes_has_no_pitched_notes(tmp_path):
+    path = write_midi(tmp_path / "silent.mid", [Track([])])
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(path)
+    assert caught.value.reason == "no pitched notes"
+
+
+def test_missing_file_is_unreadable(tmp_path):
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(tmp_path / "nowhere.mid")
+    assert caught.value.reason == "unreadable"
+
+
+# ----------------------------------------------------------------------------- find_midi_files
+
+
+def test_find_midi_files_recursive_any_case_sorted(tmp_path):
+    for relative in ["b.mid", "A.MID", "sub/c.midi", "sub/deeper/d.MiDi", "notes.txt", "song.mid.bak", "x.kar"]:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"MThd")
+    found = [p.relative_to(tmp_path).as_posix() for p in midi_io.find_midi_files(tmp_path)]
+    assert found == ["A.MID", "b.mid", "sub/c.midi", "sub/deeper/d.MiDi"]
+
+
+def test_find_midi_files_skips_hidden_dirs_links_and_folders(tmp_path):
+    (tmp_path / "real.mid").write_bytes(b"MThd")
+    (tmp_path / ".hidden.mid").write_bytes(b"MThd")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "inside.mid").write_bytes(b"MThd")
+    (tmp_path / "folder.mid").mkdir()  # a directory whose name looks like a MIDI file
+    (tmp_path / "folder.mid" / "nested.mid").write_bytes(b"MThd")
+    os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")  # points nowhere
+    found = [p.relative_to(tmp_path).as_posix() for p in midi_io.find_midi_files(tmp_path)]
+    assert found == ["folder.mid/nested.mid", "real.mid"]
+
+
+def test_find_midi_files_does_not_follow_folder_links(tmp_path):
+    (tmp_path / "a.mid").write_bytes(b"MThd")
+    os.symlink(tmp_path, tmp_path / "loop")  # would recurse forever if followed
+    assert [p.name for p in midi_io.find_midi_files(tmp_path)] == ["a.mid"]
+
+
+def test_find_midi_files_keeps_names_with_spaces_and_non_ascii(tmp_path):
+    names = ["Für Elise.mid", "étude no 1.midi", "変奏曲.mid"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"MThd")
+    assert sorted(p.name for p in midi_io.find_midi_files(tmp_path)) == sorted(names)
+
+
+def test_find_midi_files_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        midi_io.find_midi_files(tmp_path / "missing")
+    (tmp_path / "file.mid").write_bytes(b"MThd")
+    with pytest.raises(FileNotFoundError):
+        midi_io.find_midi_files(tmp_path / "file.mid")  # a file is not a folder
+
+
+# ----------------------------------------------------------------------------- load_midi_files
+
+
+def test_load_midi_files_skips_bad_files_with_a_named_reason(tmp_path, midi_files):
+    (tmp_path / "page.mid").write_text("<html>404</html>")
+    (tmp_path / "empty.mid").write_bytes(b"")
+    paths = [midi_files["scale"], tmp_path / "page.mid", midi_files["drums_only"], tmp_path / "empty.mid"]
+    notes, report = midi_io.load_midi_files(paths)
+    assert [e["piece"] for e in report.used] == ["scale.mid"]
+    reasons = {e["piece"]: e["reason"] for e in report.skipped}
+    assert set(reasons) == {"page.mid", "drums_only.mid", "empty.mid"}
+    assert reasons["page.mid"].startswith("not MIDI")
+    assert reasons["drums_only.mid"].startswith("no pitched notes")
+    assert len(notes) == len(C_MAJOR_SCALE) == report.notes_kept
+    frame = report.to_frame()
+    assert frame["status"].value_counts().to_dict() == {"skipped": 3, "used": 1}
+    assert "skipped page.mid: not MIDI" in str(report)
+
+
+def test_load_midi_files_reports_a_missing_file(tmp_path):
+    notes, report = midi_io.load_midi_files([tmp_path / "gone.mid"])
+    assert notes.empty and list(notes.columns) == midi_io.NOTE_COLUMNS
+    assert report.skipped[0]["reason"].startswith("unreadable")
+
+
+def test_load_midi_files_joins_pieces_and_counts_drums(midi_files):
+    paths = [midi_files[name] for name in ("scale", "two_part", "with_drums")]
+    notes, report = midi_io.load_midi_files(paths, root=midi_files["scale"].parent)
+    assert list(dict.fromkeys(notes["piece"])) == ["scale.mid", "two_part.mid", "with_drums.mid"]
+    assert len(notes) == sum(count_pitched_note_ons(p) for p in paths)
+    assert report.drum_hits == len(DRUMS)
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def test_cache_is_json_and_second_load_reads_it(midi_files, monkeypatch, tmp_path):
+    from helpers import config
+
+    path = midi_files["two_part"]
+    first, _ = midi_io.load_midi_files([path])
+    entries = list((config.CACHE_DIR / "notes").glob("*.json"))
+    assert len(entries) == 1
+    payload = json.loads(entries[0].read_text())  # JSON, readable without unpickling anything
+    assert payload["version"] == midi_io.EXTRACTOR_VERSION
+    assert not entries[0].read_bytes().startswith(b"\x80")  # no pickle protocol header
+
+    def must_not_read(*args, **kwargs):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(midi_io, "midi_to_notes", must_not_read)
+    second, report = midi_io.load_midi_files([path])
+    assert second.equals(first)
+    assert report.used[0]["notes"] == len(first)
+
+
+def test_cache_entry_serves_another_name_for_the_same_content(midi_files, tmp_path, monkeypatch):
+    midi_io.load_midi_files([midi_files["scale"]])
+    copy = tmp_path / "copy of scale.mid"
+    copy.write_bytes(midi_files["scale"].read_bytes())
+    monkeypatch.setattr(midi_io, "midi_to_notes", lambda *a, **k: pytest.fail("cache not used"))
+    notes, _ = midi_io.load_midi_files([copy])
+    assert set(notes["piece"]) == {"copy of scale.mid"}
+    assert list(notes["instrument"].unique()) == ["Piano"]
+
+
+def test_changed_file_is_read_again(tmp_path):
+    path = write_midi(tmp_path / "song.mid", [Track(C_MAJOR_SCALE)])
+    first, _ = midi_io.load_midi_files([path])
+    write_midi(path, [Track(C_MAJOR_SCALE[:3])])
+    second, _ = midi_io.load_midi_files([path])
+    assert (len(first), len(second)) == (len(C_MAJOR_SCALE), 3)
+
+
+@pytest.mark.parametrize("damage", ["{not json", '{"version": 1}', '{"columns": {"part": [0]}, "instruments": []}'])
+def test_corrupt_cache_entry_is_ignored_and_rewritten(midi_files, damage):
+    from helpers import config
+
+    path = midi_files["scale"]
+    first, _ = midi_io.load_midi_files([path])
+    (entry,) = (config.CACHE_DIR / "notes").glob("*.json")
+    entry.write_text(damage)
+    second, report = midi_io.load_midi_files([path])
+    assert second.equals(first) and not report.skipped
+    assert json.loads(entry.read_text())["columns"]["pitch"] == first["pitch"].tolist()
+
+
+def test_cache_can_be_switched_off(midi_files):
+    from helpers import config
+
+    midi_io.load_midi_files([midi_files["scale"]], cache=False)
+    assert not (config.CACHE_DIR / "notes").exists()
+
+
+def test_cache_dir_can_be_chosen(midi_files, tmp_path):
+    midi_io.load_midi_files([midi_files["scale"]], cache_dir=tmp_path / "mycache")
+    assert len(list((tmp_path / "mycache").glob("*.json"))) == 1
+
+
+# ----------------------------------------------------------------------------- load_midi_folder
+
+
+def test_load_midi_folder_names_pieces_relative_to_the_folder(tmp_path):
+    write_midi(tmp_path / "set" / "a.mid", [Track(C_MAJOR_SCALE)])
+    write_midi(tmp_path / "set" / "sub dir" / "Für b.MIDI", [Track(MELODY)])
+    notes, report = midi_io.load_midi_folder(tmp_path / "set")
+    assert list(dict.fromkeys(notes["piece"])) == ["a.mid", "sub dir/Für b.MIDI"]
+    assert len(report.used) == 2 and not report.skipped
+
+
+def test_load_midi_folder_limit_takes_a_reproducible_sample(tmp_path):
+    for i in range(6):
+        write_midi(tmp_path / f"{i}.mid", [Track([(60 + i, 0.0, 1.0)])])
+    _, first = midi_io.load_midi_folder(tmp_path, limit=3)
+    assert [e["piece"] for e in first.used] == ["0.mid", "1.mid", "2.mid"]
+    _, sample = midi_io.load_midi_folder(tmp_path, limit=3, seed=5)
+    _, again = midi_io.load_midi_folder(tmp_path, limit=3, seed=5)
+    assert len(sample.used) == 3 and sample.used == again.used
+
+
+def test_load_midi_folder_without_usable_midi_raises(tmp_path, midi_files):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "page.mid").write_text("<html></html>")
+    (folder / "drums.mid").write_bytes(midi_files["drums_only"].read_bytes())
+    with pytest.raises(midi_io.NoUsableMidiError, match="No usable MIDI") as caught:
+        midi_io.load_midi_folder(folder)
+    assert "page.mid: not MIDI" in str(caught.value)
+
+
+def test_load_midi_folder_of_no_files_raises(tmp_path):
+    (tmp_path / "readme.txt").write_text("no music here")
+    with pytest.raises(midi_io.NoUsableMidiError):
+        midi_io.load_midi_folder(tmp_path)
+
+
+def test_load_midi_folder_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        midi_io.load_midi_folder(tmp_path / "missing")
+
+
+def test_shipped_dataset_smoke():
+    """One smoke test on the shipped data: a few files load, with notes in the MIDI range."""
+    from helpers import config
+
+    notes, report = midi_io.load_midi_folder(config.DATA_DIR, limit=2, cache=False)
+    assert len(report.used) == 2 and not report.skipped
+    assert notes["pitch"].between(0, 127).all() and (notes["duration"] >= 0).all()
+
+
+def test_type_0_file_with_drums_on_the_same_track(tmp_path):
+    """Many real files hold every channel in one track; drums are still counted, not kept."""
+    import mido
+
+    timed = []
+    for channel, notes in [(0, C_MAJOR_SCALE[:4]), (1, BASS), (9, DRUMS)]:
+        for pitch, start, duration in notes:
+            timed.append((round(start * 480), 1, mido.Message("note_on", note=pitch, velocity=90, channel=channel)))
+            timed.append((round((start + duration) * 480), 0, mido.Message("note_off", note=pitch, channel=channel)))
+    timed.sort(key=lambda e: (e[0], e[1], e[2].channel, e[2].note))
+    track, now = mido.MidiTrack(), 0
+    for tick, _, message in timed:
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi = mido.MidiFile(type=0, ticks_per_beat=480)
+    midi.tracks.append(track)
+    midi.save(str(tmp_path / "type0.mid"))
+
+    notes, info = midi_io.midi_to_notes(tmp_path / "type0.mid")
+    assert sorted(notes["pitch"]) == sorted([60, 62, 64, 65] + [p for p, _, _ in BASS])
+    assert len(notes) == count_pitched_note_ons(tmp_path / "type0.mid")
+    assert info["drum_hits"] == count_drum_note_ons(tmp_path / "type0.mid") == len(DRUMS)

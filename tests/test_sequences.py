@@ -1,0 +1,133 @@
+"""Tests of helpers.sequences: splitting by piece and the training windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import sequences
+from helpers.tokens import Vocabulary
+
+
+def collect(dataset):
+    """All batches of a windows dataset, joined: (windows, targets) as NumPy arrays."""
+    windows, targets = zip(*[(w.numpy(), t.numpy()) for w, t in dataset])
+    return np.concatenate(windows), np.concatenate(targets)
+
+
+# ----------------------------------------------------------------------------- counting and the chapter's arrays
+
+
+@pytest.mark.parametrize("n_codes, seq_length, expected", [(10, 3, 7), (101, 100, 1), (100, 100, 0), (5, 100, 0)])
+def test_count_windows(n_codes, seq_length, expected):
+    assert sequences.count_windows(n_codes, seq_length) == expected
+
+
+def test_chapter_windows_shapes_scaling_and_one_hot():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 7, size=30).astype(np.int32)
+    inputs, targets = sequences.chapter_windows(codes, seq_length=5, vocab_size=7)
+    assert inputs.shape == (25, 5, 1) and targets.shape == (25, 7)
+    for i in range(25):
+        assert np.allclose(inputs[i, :, 0] * 7, codes[i : i + 5])
+        assert targets[i].sum() == 1.0 and targets[i].argmax() == codes[i + 5]
+    assert inputs.max() < 1.0 and inputs.min() >= 0.0
+
+
+def test_chapter_windows_keep_every_column_when_the_last_token_is_never_a_target():
+    """The to_categorical pitfall: code 4 (the last of 5) appears only inside a window."""
+    import keras
+
+    codes = np.array([4, 0, 1, 2, 3, 0, 1, 2, 3, 0], dtype=np.int32)
+    _, targets = sequences.chapter_windows(codes, seq_length=2, vocab_size=5)
+    assert targets.shape == (8, 5)
+    assert targets[:, 4].sum() == 0
+    # what the chapter's to_categorical(targets) without num_classes would have given:
+    assert keras.utils.to_categorical(codes[2:]).shape[1] == 4
+
+
+def test_chapter_windows_of_too_short_input_are_empty():
+    inputs, targets = sequences.chapter_windows(np.arange(3), seq_length=3, vocab_size=4)
+    assert inputs.shape == (0, 3, 1) and targets.shape == (0, 4)
+
+
+# ----------------------------------------------------------------------------- streaming windows
+
+
+def test_windows_dataset_matches_chapter_windows_unshuffled():
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 9, size=53).astype(np.int32)
+    windows, targets = collect(sequences.windows_dataset(codes, seq_length=8, batch_size=10, shuffle=False))
+    inputs, one_hot = sequences.chapter_windows(codes, 8, 9)
+    assert windows.shape == (45, 8) and targets.shape == (45,)
+    assert np.array_equal(windows, np.rint(inputs[:, :, 0] * 9).astype(np.int32))
+    assert np.array_equal(targets, one_hot.argmax(axis=1))
+
+
+def test_windows_dataset_batch_shapes_and_dtypes():
+    dataset = sequences.windows_dataset(np.arange(30) % 5, seq_length=4, batch_size=8, shuffle=False)
+    shapes = [(w.shape, t.shape) for w, t in dataset]
+    assert shapes == [((8, 4), (8,))] * 3 + [((2, 4), (2,))]  # 26 windows
+    windows, targets = next(iter(dataset))
+    assert windows.dtype.name == "int32" and targets.dtype.name == "int32"
+
+
+def test_windows_dataset_shuffles_reproducibly_and_keeps_the_pairs():
+    codes = np.arange(40, dtype=np.int32)  # each window is identified by its first code
+    first = collect(sequences.windows_dataset(codes, 5, batch_size=7, shuffle=True, seed=3))
+    again = collect(sequences.windows_dataset(codes, 5, batch_size=7, shuffle=True, seed=3))
+    other = collect(sequences.windows_dataset(codes, 5, batch_size=7, shuffle=True, seed=4))
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+    assert not np.array_equal(first[0][:, 0], other[0][:, 0])
+    assert not np.array_equal(first[0][:, 0], np.arange(35))  # shuffled
+    assert sorted(first[0][:, 0]) == list(range(35))  # every window exactly once
+    assert np.array_equal(first[1], first[0][:, 0] + 5)  # each target stays with its window
+    assert np.array_equal(first[0], first[0][:, :1] + np.arange(5))
+
+
+def test_windows_dataset_reshuffles_every_epoch():
+    dataset = sequences.windows_dataset(np.arange(60, dtype=np.int32), 4, batch_size=100, shuffle=True, seed=0)
+    epoch_1, epoch_2 = (collect(dataset)[1] for _ in range(2))
+    assert sorted(epoch_1) == sorted(epoch_2) and not np.array_equal(epoch_1, epoch_2)
+
+
+@pytest.mark.parametrize("n_codes", [0, 3, 8])
+def test_windows_dataset_too_short_is_a_value_error(n_codes):
+    with pytest.raises(ValueError, match="no window of 8"):
+        sequences.windows_dataset(np.zeros(n_codes, dtype=np.int32), seq_length=8)
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def test_split_by_piece_keeps_pieces_whole_and_is_reproducible():
+    pieces = [f"p{i}" for i in range(10) for _ in range(5)]  # 10 pieces, 5 events each
+    train, val = sequences.split_by_piece(pieces, val_fraction=0.2, seed=1)
+    assert len(val) == 2 and len(train) == 8
+    assert set(train).isdisjoint(val) and set(train) | set(val) == set(pieces)
+    assert (train, val) == sequences.split_by_piece(pieces, val_fraction=0.2, seed=1)
+    assert train == [p for p in dict.fromkeys(pieces) if p in set(train)]  # order kept
+    others = {tuple(sequences.split_by_piece(pieces, 0.2, seed)[1]) for seed in range(10)}
+    assert len(others) > 1  # the seed matters
+
+
+def test_split_by_piece_keeps_one_piece_for_training():
+    assert sequences.split_by_piece(["only"] * 4, 0.5) == (["only"], [])
+    train, val = sequences.split_by_piece(["a", "b"], 0.9)
+    assert len(train) == 1 and len(val) == 1
+    assert sequences.split_by_piece(["a", "b", "c"], 0.0) == (["a", "b", "c"], [])
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 1.5])
+def test_split_by_piece_rejects_bad_fractions(fraction):
+    with pytest.raises(ValueError, match="val_fraction"):
+        sequences.split_by_piece(["a", "b"], fraction)
+
+
+def test_events_to_codes_takes_the_chosen_pieces_in_order():
+    events = pd.DataFrame({"piece": ["a", "a", "b", "c"], "token": ["C4", "E4", "G4", "C4"]})
+    vocab = Vocabulary(events["token"])
+    assert sequences.events_to_codes(events, vocab).tolist() == [0, 1, 2, 0]
+    assert sequences.events_to_codes(events, vocab, ["c", "a"]).tolist() == [0, 1, 0]
+    assert sequences.events_to_codes(events, vocab, ["b"]).dtype == np.int32

@@ -1,0 +1,232 @@
+"""Tests of helpers.training: run folders, checkpoints, history, loading and resuming a run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import config, models, training
+from helpers.models import keras
+from helpers.tokens import Vocabulary
+
+SEQ = 8
+VOCAB = Vocabulary([f"{name}4" for name in "CDEFGAB"])  # 7 tokens
+
+
+def tiny_model(vocab_size=len(VOCAB), **kwargs):
+    options = {"units": (4,), "dense_units": 4, **kwargs}  # one small layer: fast to trace
+    return models.build_gru_model(vocab_size, SEQ, **options)
+
+
+def codes(n, seed):
+    """A learnable stream: a scale up and down with a little noise."""
+    rng = np.random.default_rng(seed)
+    base = np.array([0, 1, 2, 3, 4, 5, 6, 5, 4, 3, 2, 1])
+    stream = np.resize(base, n)
+    noise = rng.random(n) < 0.1
+    stream[noise] = rng.integers(0, len(VOCAB), noise.sum())
+    return stream.astype(np.int32)
+
+
+TRAIN, VAL = codes(72, 0), codes(24, 1)  # 64 and 16 windows: whole batches of 16, no retracing
+
+
+def read_raw_history(run_dir):
+    return pd.read_csv(run_dir / "history.csv")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One run of 2 epochs with validation, shared by the tests that only read it."""
+    config.set_seed(0)
+    run_dir = tmp_path_factory.mktemp("runs") / "gru-001"
+    model = tiny_model()
+    history = training.train(model, VOCAB, TRAIN, VAL, run_dir, epochs=2, batch_size=16, extra_config={"note": "x"})
+    return run_dir, model, history
+
+
+def test_train_writes_a_complete_run_folder(trained_run):
+    run_dir, _, history = trained_run
+    for name in ("vocab.json", "config.json", "history.csv", "model.keras"):
+        assert (run_dir / name).is_file(), name
+    assert Vocabulary.load(run_dir / "vocab.json").tokens == VOCAB.tokens
+    found = training.checkpoints(run_dir)
+    assert 1 <= len(found) <= 2
+    for path in found["path"]:
+        assert training.CHECKPOINT_PATTERN.match(path.name), path.name
+    assert list(found["loss"]) == sorted(found["loss"])  # best first
+
+
+def test_checkpoint_names_carry_epoch_and_monitored_loss(trained_run):
+    run_dir, _, history = trained_run
+    found = training.checkpoints(run_dir)
+    by_epoch = history.set_index("epoch")["val_loss"]
+    for row in found.itertuples():
+        assert row.path.name == f"weights-{row.epoch:02d}-{by_epoch[row.epoch]:.4f}.weights.h5"
+
+
+def test_history_has_one_row_per_epoch(trained_run):
+    run_dir, _, history = trained_run
+    assert history["epoch"].tolist() == [1, 2]
+    assert {"loss", "val_loss"} <= set(history.columns)
+    assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
+    assert training.read_history(run_dir).equals(history)
+
+
+def test_config_json_records_the_model_and_the_data(trained_run):
+    run_dir, model, _ = trained_run
+    settings = json.loads((run_dir / "config.json").read_text())
+    assert settings["vocab_size"] == len(VOCAB) and settings["seq_length"] == SEQ
+    assert settings["units"] == [4] and settings["architecture"] == "gru"
+    assert settings["monitor"] == "val_loss" and settings["epochs"] == 2
+    assert settings["train_windows"] == len(TRAIN) - SEQ and settings["val_windows"] == len(VAL) - SEQ
+    assert settings["note"] == "x"
+    assert settings["parameters"] == model.count_params()
+
+
+def test_load_run_best_predicts_like_its_checkpoint(trained_run):
+    run_dir, _, _ = trained_run
+    loaded, vocab, settings = training.load_run(run_dir, "best")
+    best = training.checkpoints(run_dir)["path"].iloc[0]
+    reference = tiny_model()
+    reference.optimizer.build(reference.trainable_variables)
+    reference.load_weights(best)
+    windows = np.stack([VAL[i : i + SEQ] for i in range(5)])
+    assert np.allclose(loaded.predict(windows, verbose=0), reference.predict(windows, verbose=0), atol=1e-6)
+    assert vocab.tokens == VOCAB.tokens and settings["vocab_size"] == len(VOCAB)
+    # and a checkpoint can be named explicitly
+    named, _, _ = training.load_run(run_dir, best)
+    assert np.allclose(named.predict(windows, verbose=0), reference.predict(windows, verbose=0), atol=1e-6)
+
+
+def test_load_run_final_is_the_trained_model(trained_run):
+    run_dir, model, _ = trained_run
+    loaded, _, _ = training.load_run(run_dir, "final")
+    windows = np.stack([TRAIN[i : i + SEQ] for i in range(4)])
+    assert np.allclose(loaded.predict(windows, verbose=0), model.predict(windows, verbose=0), atol=1e-6)
+
+
+def test_load_run_with_a_vocabulary_of_another_size_is_a_run_error(trained_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained_run[0], run_dir)
+    Vocabulary(VOCAB.tokens + ["C5"]).save(run_dir / "vocab.json")
+    with pytest.raises(training.RunError, match="vocab.json holds 8"):
+        training.load_run(run_dir)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
+def test_load_run_with_a_checkpoint_of_another_model_is_a_run_error(trained_run, tmp_path):
+    other = tmp_path / "other"
+    training.train(tiny_model(units=(3,), dense_units=None), VOCAB, TRAIN, None, other, epochs=1, batch_size=32)
+    with pytest.raises(training.RunError, match="does not fit"):
+        training.load_run(trained_run[0], training.checkpoints(other)["path"].iloc[0])
+
+
+def test_load_run_of_folders_that_are_not_runs(tmp_path):
+    with pytest.raises(training.RunError, match="vocab.json"):
+        training.load_run(tmp_path)
+    VOCAB.save(tmp_path / "vocab.json")
+    with pytest.raises(training.RunError, match="config.json"):
+        training.load_run(tmp_path)
+    settings = models.describe(tiny_model())
+    (tmp_path / "config.json").write_text(json.dumps(settings))
+    with pytest.raises(training.RunError, match="no checkpoint"):
+        training.load_run(tmp_path, "best")
+    with pytest.raises(training.RunError, match="model.keras"):
+        training.load_run(tmp_path, "final")
+
+
+def test_train_refuses_a_vocabulary_that_does_not_fit_the_model(tmp_path):
+    with pytest.raises(training.RunError, match="vocabulary has 7"):
+        training.train(tiny_model(vocab_size=9), VOCAB, TRAIN, VAL, tmp_path / "run", epochs=1)
+
+
+def test_without_validation_the_training_loss_is_watched(tmp_path):
+    run_dir = tmp_path / "run"
+    history = training.train(tiny_model(), VOCAB, TRAIN, VAL[:SEQ], run_dir, epochs=1, batch_size=32)
+    settings = json.loads((run_dir / "config.json").read_text())
+    assert settings["monitor"] == "loss" and settings["val_windows"] == 0
+    assert "val_loss" not in history.columns
+    (checkpoint,) = training.checkpoints(run_dir)["path"]
+    assert checkpoint.name == f"weights-01-{history['loss'].iloc[0]:.4f}.weights.h5"
+
+
+def test_interrupted_run_resumes_after_the_last_finished_epoch(tmp_path, monkeypatch):
+    run_dir = tmp_path / "run"
+
+    class InterruptAtEpoch2(keras.callbacks.CSVLogger):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:  # after epoch 1 has finished and been logged
+                raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "CSVLogger", InterruptAtEpoch2)
+        with pytest.raises(KeyboardInterrupt):
+            training.train(tiny_model(), VOCAB, TRAIN, VAL, run_dir, epochs=3, batch_size=16)
+    assert read_raw_history(run_dir)["epoch"].tolist() == [0]
+    assert not (run_dir / "model.keras").exists()
+
+    # As after a crash: a fresh model object, the same folder.
+    history = training.train(tiny_model(), VOCAB, TRAIN, VAL, run_dir, epochs=3, batch_size=16)
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert read_raw_history(run_dir)["epoch"].tolist() == [0, 1, 2]  # epoch 1 was not trained again
+    assert (run_dir / "model.keras").exists()
+    epochs = training.checkpoints(run_dir)["epoch"]
+    assert epochs.is_unique and epochs.min() == 1
+
+
+def test_resumed_run_restores_the_trained_weights(tmp_path):
+    """The second call starts from the weights of the first, not from its fresh model's."""
+    run_dir = tmp_path / "run"
+    first = tiny_model()
+    training.train(first, VOCAB, TRAIN, VAL, run_dir, epochs=1, batch_size=16)
+    windows = np.stack([VAL[i : i + SEQ] for i in range(3)])
+    fresh = tiny_model()
+    before = fresh.predict(windows, verbose=0)
+
+    seen = []  # (epoch, predictions when the epoch begins)
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append((epoch, np.asarray(self.model(windows, training=False))))
+
+    # train() has no callbacks argument; watch the fit through the model's own method.
+    fit = fresh.fit
+    fresh.fit = lambda *args, callbacks=(), **kwargs: fit(*args, callbacks=[*callbacks, Spy()], **kwargs)
+    history = training.train(fresh, VOCAB, TRAIN, VAL, run_dir, epochs=2, batch_size=16)
+    assert history["epoch"].tolist() == [1, 2]
+    assert read_raw_history(run_dir)["epoch"].tolist() == [0, 1]
+    assert [epoch for epoch, _ in seen] == [1]  # only the second epoch ran
+    assert np.allclose(seen[0][1], first.predict(windows, verbose=0), atol=1e-6)
+    assert not np.allclose(seen[0][1], before, atol=1e-6)
+
+
+def test_new_run_dir_numbers_runs_in_outputs(tmp_path):
+    first, second = training.new_run_dir("gru"), training.new_run_dir("gru")
+    assert (first.name, second.name) == ("gru-001", "gru-002")
+    assert first.parent == config.RUNS_DIR and tmp_path in first.parents
+
+
+def test_checkpoints_of_a_folder_without_any():
+    assert training.checkpoints(config.RUNS_DIR / "nothing").empty
+
+
+def test_rebuild_model_from_settings():
+    model = models.build_lstm_model(6, 5, units=(3,), dense_units=None, input_encoding="embedding", embedding_dim=2)
+    rebuilt = training.rebuild_model(models.describe(model))
+    assert models.describe(rebuilt) == models.describe(model)
+
+
+def test_latest_run_is_the_newest_with_a_checkpoint(tmp_path):
+    for name, has_checkpoint in [("gru-001", True), ("gru-002", True), ("gru-003", False), ("lstm-004", True)]:
+        folder = config.ensure_dir(config.RUNS_DIR / name / "checkpoints")
+        if has_checkpoint:
+            (folder / "weights-01-1.2345.weights.h5").touch()
+    assert training.latest_run("gru") == config.RUNS_DIR / "gru-002"
+    assert training.latest_run("lstm") == config.RUNS_DIR / "lstm-004"
+    assert training.latest_run("gru", runs_dir=tmp_path / "none") is None
