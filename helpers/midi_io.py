@@ -39,7 +39,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 #: Columns of the notes table, in order.
 NOTE_COLUMNS = ["piece", "part", "instrument", "offset", "duration", "pitch", "velocity"]
 #: Bumped whenever extraction changes, so that old cache entries are not reused.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 
 class MidiError(Exception):
@@ -91,23 +91,61 @@ def find_midi_files(folder: Path | str) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def _instrument_name(part) -> str:
-    """Best instrument name of a music21 part (the last named instrument in it)."""
+#: MIDI channel of drums in General MIDI (channel 10, counted from 1; 9 counted from 0).
+DRUM_CHANNEL = 10
+
+
+def _program_name(program: int) -> str:
+    """General MIDI instrument name of a program number, as music21 names it."""
     from music21 import instrument
 
-    names = [
-        inst.instrumentName or inst.partName or ""
-        for inst in part.recurse().getElementsByClass(instrument.Instrument)
-    ]
-    names = [n for n in names if n]
-    return names[-1] if names else ""
+    try:
+        return instrument.instrumentFromMidiProgram(program).instrumentName or ""
+    except instrument.InstrumentException:
+        return ""
+
+
+def _track_notes(track):
+    """Pair the note-on and note-off events of one music21 ``MidiTrack``.
+
+    Yields ``(channel, program, start_tick, end_tick, pitch, velocity)`` per note, channels
+    counted from 1 as music21 does, ``program`` ``None`` before any program change. A note-off (or note-on with velocity 0) ends the oldest sounding note of that pitch and
+    channel; a note never released ends with its track.
+    """
+    from music21.midi import ChannelVoiceMessages, DeltaTime
+
+    note_on, note_off = ChannelVoiceMessages.NOTE_ON, ChannelVoiceMessages.NOTE_OFF
+    program_change = ChannelVoiceMessages.PROGRAM_CHANGE
+    tick, programs, sounding = 0, {}, {}
+    for event in track.events:
+        if isinstance(event, DeltaTime):
+            tick += event.time
+            continue
+        kind = event.type
+        if kind == program_change:
+            programs[event.channel] = event.data
+        elif kind == note_on and event.velocity > 0:
+            sounding.setdefault((event.channel, event.pitch), []).append((tick, event.velocity))
+        elif kind == note_off or kind == note_on:
+            started = sounding.get((event.channel, event.pitch))
+            if started:
+                begin, velocity = started.pop(0)
+                yield event.channel, programs.get(event.channel), begin, tick, event.pitch, velocity
+    for (channel, pitch), started in sounding.items():
+        for begin, velocity in started:
+            yield channel, programs.get(channel), begin, tick, pitch, velocity
 
 
 def midi_to_notes(path: Path | str, piece: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Read one MIDI file with music21 into a notes table (see the module docstring).
+    """Read one MIDI file into a notes table (see the module docstring), with music21's MIDI module.
 
-    All pitched parts are kept; tied notes are merged into one (``stripTies``); onsets are
-    not quantized (``quantizePost=False``). Drum hits are counted in ``info["drum_hits"]``.
+    The notes are the file's own note events — every pitched track and channel, times from
+    the file's ticks, nothing quantized. ``music21.converter.parse`` is *not* used here: on
+    the way to measures and voices it moves some onsets of polyphonic tracks (by up to 12
+    quarter notes in one shipped folk tune) and splits notes at bar lines; notebook 01 shows
+    it. A part is one (track, channel) pair; its instrument is the General MIDI name of its
+    program change, else the track's name. Drum hits (channel 10) are counted in
+    ``info["drum_hits"]``, not kept.
 
     Args:
         path: the MIDI file.
@@ -119,7 +157,8 @@ def midi_to_notes(path: Path | str, piece: str | None = None) -> tuple[pd.DataFr
     Raises:
         MidiLoadError: the file is not MIDI, is corrupt, or holds no pitched notes.
     """
-    from music21 import converter, note, percussion
+    from music21 import midi
+    from music21.midi import MetaEvents
 
     path = Path(path)
     piece = piece or path.name
@@ -130,27 +169,37 @@ def midi_to_notes(path: Path | str, piece: str | None = None) -> tuple[pd.DataFr
         raise MidiLoadError(path, "unreadable", str(error)) from error
     if head != b"MThd":
         raise MidiLoadError(path, "not MIDI", "the file does not start with a MIDI header")
+    midi_file = midi.MidiFile()
     try:
-        score = converter.parseFile(
-            path, format="midi", forceSource=True, storePickle=False, quantizePost=False
-        )
+        midi_file.open(str(path))
+        midi_file.read()
     except Exception as error:  # music21 raises many kinds on damaged files
         raise MidiLoadError(path, "corrupt", f"{type(error).__name__}: {error}") from error
+    finally:
+        midi_file.close()
+    if midi_file.ticksPerQuarterNote:
+        ticks_per_quarter = float(midi_file.ticksPerQuarterNote)
+    elif midi_file.ticksPerSecond:  # SMPTE time: read as 120 quarter notes a minute
+        ticks_per_quarter = float(midi_file.ticksPerSecond) / 2.0
+    else:
+        raise MidiLoadError(path, "corrupt", "the header gives no time division")
 
-    rows, instruments, drum_hits = [], [], 0
-    parts = list(getattr(score, "parts", [])) or [score]
-    for index, part in enumerate(parts):
-        name = _instrument_name(part)
-        instruments.append(name)
-        for element in part.stripTies().flatten().notes:
-            if isinstance(element, (note.Unpitched, percussion.PercussionChord)):
-                drum_hits += len(getattr(element, "notes", [element]))
+    rows, parts, instruments, drum_hits = [], {}, [], 0
+    for track_index, track in enumerate(midi_file.tracks):
+        names = [e.data for e in track.events if getattr(e, "type", None) == MetaEvents.SEQUENCE_TRACK_NAME]
+        track_name = names[0].decode("latin-1").strip() if names and isinstance(names[0], bytes) else ""
+        for channel, program, begin, end, pitch, velocity in _track_notes(track):
+            if channel == DRUM_CHANNEL:
+                drum_hits += 1
                 continue
-            offset = float(element.offset)
-            duration = float(element.quarterLength)
-            velocity = element.volume.velocity or 64
-            for pitch in element.pitches:
-                rows.append((piece, index, name, offset, duration, int(pitch.midi), int(velocity)))
+            key = (track_index, channel)
+            if key not in parts:
+                parts[key] = len(parts)
+                instruments.append((_program_name(program) if program is not None else "") or track_name)
+            part = parts[key]
+            rows.append(
+                (piece, part, instruments[part], begin / ticks_per_quarter, (end - begin) / ticks_per_quarter, pitch, velocity)
+            )
     notes = pd.DataFrame(rows, columns=NOTE_COLUMNS)
     if notes.empty:
         detail = f"{drum_hits} drum hits only" if drum_hits else "the file holds no notes"
@@ -171,7 +220,7 @@ def tidy_notes(notes: pd.DataFrame) -> pd.DataFrame:
 
 def _cache_key(path: Path) -> str:
     digest = hashlib.sha256()
-    digest.update(f"extractor={EXTRACTOR_VERSION};reader=music21;".encode())
+    digest.update(f"extractor={EXTRACTOR_VERSION};reader=music21.midi;".encode())
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
