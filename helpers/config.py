@@ -77,6 +77,38 @@ def set_seed(seed: int = 42) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def import_tensorflow():
+    """Import TensorFlow with its runtime started and its C++ start-up chatter silenced.
+
+    TensorFlow's start-up writes timestamped lines ("oneDNN custom operations are on",
+    "Could not find cuda drivers") straight to file descriptor 2, whatever
+    ``TF_CPP_MIN_LOG_LEVEL`` says; in a notebook they would land in the first cell that
+    touches Keras (and nbval compares stderr). Python errors still surface: they are raised
+    after stderr is restored. Every helper that needs TensorFlow gets it from here.
+
+    Returns:
+        the ``tensorflow`` module.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+        tf.constant(0) + 0  # the first op initialises the devices: their logs come now
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf
+
+
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` (and parents) when missing and return it."""
     path = Path(path)

@@ -18,35 +18,11 @@ Both keep the cuDNN kernels usable on a GPU: default activations, ``recurrent_dr
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from helpers import config
 
-
-def _start_tensorflow_quietly() -> None:
-    """Import TensorFlow and start its runtime with the process's stderr silenced.
-
-    TensorFlow's C++ start-up writes timestamped lines ("oneDNN custom operations are on",
-    "Could not find cuda drivers") straight to file descriptor 2, whatever
-    ``TF_CPP_MIN_LOG_LEVEL`` says; in a notebook they would land in every first cell that
-    touches Keras. Python errors still surface: they are raised after stderr is restored.
-    """
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-        tf.constant(0) + 0  # first op: device initialisation logs now, not later
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-_start_tensorflow_quietly()
+config.import_tensorflow()  # quietly, before Keras
 
 import keras  # noqa: E402
 

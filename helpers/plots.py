@@ -305,3 +305,28 @@ def plot_notes_per_piece(notes: pd.DataFrame, title: str = "Notes per piece") ->
     ax.set_xlabel("notes")
     ax.set_title(title)
     return fig
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def plot_history(history: pd.DataFrame, title: str | None = None, ax: Axes | None = None) -> Figure:
+    """Loss curves of a training run, one line per loss column (notebook 05).
+
+    Args:
+        history: one row per epoch with ``epoch`` and ``loss`` (and ``val_loss`` with
+            validation), as :func:`helpers.training.read_history` returns it.
+        title: the axes title.
+        ax: draw into these axes instead of a new figure.
+    """
+    fig, ax = _new_axes((7, 3.5), ax)
+    labels = {"loss": "training", "val_loss": "validation"}
+    for column, label in labels.items():
+        if column in history:
+            ax.plot(history["epoch"], history[column], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy loss")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig

@@ -91,8 +91,9 @@ def windows_dataset(
     Raises:
         ValueError: fewer than ``seq_length + 1`` codes (not a single window).
     """
-    import tensorflow as tf
+    from helpers import config
 
+    tf = config.import_tensorflow()
     n = count_windows(len(codes), seq_length)
     if n == 0:
         raise ValueError(

@@ -118,7 +118,10 @@ def train(
         "val_windows": sequences.count_windows(len(val_codes), seq_length) if has_val else 0,
         **(extra_config or {}),
     }
-    (run_dir / "config.json").write_text(json.dumps(settings, indent=1, default=str))
+    config_path = run_dir / "config.json"
+    if config_path.exists():  # a resumed run keeps what was recorded before (data, pieces, …)
+        settings = {**json.loads(config_path.read_text()), **settings}
+    config_path.write_text(json.dumps(settings, indent=1, default=str))
 
     done = checkpoints(run_dir)
     callbacks = [

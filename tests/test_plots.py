@@ -157,3 +157,13 @@ def test_save_figure_writes_a_png(tmp_path, monkeypatch, scale):
     assert plots.save_figure(plots.plot_offsets([0, 1]), "x.png").name == "x.png"
     with pytest.raises(ValueError):
         plots.save_figure(plots.plot_offsets([0, 1]), "../escape")
+
+
+def test_plot_history_draws_one_line_per_loss():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.5, 2.0], "val_loss": [3.1, 2.9, 2.95]})
+    fig = plots.plot_history(history, title="run")
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["training", "validation"]
+    assert list(ax.get_lines()[1].get_ydata()) == [3.1, 2.9, 2.95]
+    only_training = plots.plot_history(history.drop(columns="val_loss"))
+    assert len(only_training.axes[0].get_lines()) == 1
