@@ -1,7 +1,11 @@
 """Command line: ``python -m helpers {prepare,train,generate,run} --help``.
 
 A thin face over :mod:`helpers.pipeline`, for training on a server or on your own MIDI
-collection. Errors in the input end with one line on stderr and exit status 2, no traceback.
+collection — the LSTM post's scripts, done properly. Every training run gets its own folder
+``outputs/runs/<arch>-NNN/`` (model, vocabulary, settings, history, checkpoints, and the pieces
+generated from it), never over an earlier one. Errors in the input end with one line on
+stderr and exit status 2, no traceback; Ctrl-C during training keeps the last finished epoch
+(exit status 130), and ``train --resume RUN_FOLDER`` continues from it.
 """
 
 from __future__ import annotations
@@ -14,83 +18,137 @@ from helpers import config
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
     return value
 
 
-def _temperature(text: str) -> float:
-    value = float(text)
-    if value <= 0:
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected 0 <= value < 1, got {text}")
+    return value
+
+
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=config.DATA_DIR, help="folder of MIDI files (default: data/midi)")
-    parser.add_argument("--limit", type=_positive, help="use only this many files, a random sample")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sample, the split and training")
-    parser.add_argument("--encoding", choices=["voiced", "chapter"], default="voiced", help="token encoding")
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", type=Path, default=config.DATA_DIR, help="folder of MIDI files, searched recursively (default: data/midi)")
+    group.add_argument("--limit", type=_positive, help="use only this many files, a random sample drawn with --seed")
+    group.add_argument("--seed", type=int, default=0, help="seed of the sample, the split and the initial weights (default 0)")
+    group.add_argument("--encoding", choices=["voiced", "chapter"], default="voiced", help="token encoding (default: voiced)")
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", choices=["gru", "lstm"], default="gru", help="the chapter's GRU or the LSTM composer")
-    parser.add_argument("--units", type=_positive, nargs="+", help="recurrent layer sizes (default: the source's)")
-    parser.add_argument("--epochs", type=_positive, default=config.pick(3, 30), help="epochs (default: 3 fast, 30 full)")
-    parser.add_argument("--batch-size", type=_positive, default=64)
-    parser.add_argument("--seq-length", type=_positive, default=100)
-    parser.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], default="scaled")
-    parser.add_argument("--resume", type=Path, help="continue the interrupted run in this folder")
+    group = parser.add_argument_group("model and training")
+    group.add_argument("--arch", choices=["gru", "lstm"], default="gru", help="the chapter's GRU (default) or the LSTM composer")
+    group.add_argument("--units", type=_positive, nargs="+", help="recurrent layer sizes (default: GRU 16 64 64, LSTM 512 512 512)")
+    group.add_argument("--dropout", type=_fraction, default=0.3, help="dropout rate (default 0.3)")
+    group.add_argument("--dense-units", type=int, help="hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
+    group.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], default="scaled", help="input encoding (default: scaled, the chapter's)")
+    group.add_argument("--epochs", type=_positive, help="epochs (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; with --resume: as started)")
+    group.add_argument("--batch-size", type=_positive, default=64, help="windows per batch (default 64)")
+    group.add_argument("--seq-length", type=_positive, default=100, help="notes per input window (default 100)")
+    group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
+    group.add_argument("--early-stopping", type=_positive, help="stop after this many epochs without improvement")
 
 
 def _add_generate_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--notes", type=_positive, default=500, help="notes to generate (default 500)")
-    parser.add_argument("--method", choices=["sample", "argmax"], default="sample")
-    parser.add_argument("--temperature", type=_temperature, default=1.0)
-    parser.add_argument("--top-k", type=_positive)
-    parser.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece")
-    parser.add_argument("--rhythm", choices=["data", "even"], default="data")
-    parser.add_argument("--instrument", default="Piano", help="instrument name or General MIDI program 0..127")
-    parser.add_argument("--gen-seed", type=int, default=0, help="sampling seed")
+    group = parser.add_argument_group("generation")
+    group.add_argument("--notes", type=_positive, default=500, help="notes (events) to generate (default 500)")
+    group.add_argument("--method", choices=["sample", "argmax"], default="sample", help="sample (default) or argmax (the chapter's)")
+    group.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature > 0 (default 1.0)")
+    group.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
+    group.add_argument("--gen-seed", type=int, default=0, help="sampling seed: the same seed gives the same piece (default 0)")
+    group.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: the run's held-out primer)")
+    group.add_argument("--rhythm", choices=["data", "even"], default="data", help="rhythm from the data (default) or the chapter's even spacing")
+    group.add_argument("--instrument", default="Piano", help="instrument name (e.g. Violin) or General MIDI program 0..127 (default Piano)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    prepare = commands.add_parser("prepare", help="read and cache a MIDI folder, print the load report")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers", description=__doc__.split("\n\n")[1].replace("\n", " "),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    prepare = commands.add_parser("prepare", help="read and cache a MIDI folder, print the load report",
+                                  description="Read every MIDI file of a folder (cached), print the load report and the vocabulary size.")
     _add_data_options(prepare)
-    train = commands.add_parser("train", help="train a model into a new run folder under outputs/runs")
+    train = commands.add_parser("train", help="train a model into a new run folder under outputs/runs",
+                                description="Train the chapter's GRU or the LSTM composer into a new run folder outputs/runs/<arch>-NNN.")
     _add_data_options(train)
     _add_train_options(train)
-    generate = commands.add_parser("generate", help="generate a piece from a run folder")
-    generate.add_argument("run", type=Path, help="run folder (outputs/runs/gru-001)")
-    generate.add_argument("--weights", default="best", help="'best' (default), 'final' or a checkpoint file")
-    generate.add_argument("--output", type=Path, help="MIDI file to write (default: new file in outputs/generated)")
+    train.add_argument("--resume", type=Path, metavar="RUN_FOLDER", help="continue this run from its last finished epoch (model and data options are taken from the run)")
+    generate = commands.add_parser("generate", help="generate a piece from a run folder",
+                                   description="Generate a piece from a trained run folder; no training data needed.")
+    generate.add_argument("run", type=Path, help="run folder, e.g. outputs/runs/gru-001")
+    generate.add_argument("--weights", default="best", help="'best' checkpoint (default), 'final' model, or a checkpoint file")
+    generate.add_argument("--output", type=Path, help="MIDI file to write (default: a new file in RUN/generated/)")
     _add_generate_options(generate)
-    run = commands.add_parser("run", help="prepare, train and generate in one go")
+    run = commands.add_parser("run", help="prepare, train and generate in one go",
+                              description="prepare + train + generate, with the options of all three.")
     _add_data_options(run)
     _add_train_options(run)
     _add_generate_options(run)
     return parser
 
 
+def _model_options(args: argparse.Namespace) -> dict:
+    options = {"dropout": args.dropout}
+    if args.units:
+        options["units"] = tuple(args.units)
+    if args.dense_units is not None:
+        options["dense_units"] = args.dense_units or None
+    return options
+
+
+def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
+    from helpers import pipeline
+
+    verbose = 1 if sys.stderr.isatty() else 2  # Keras' progress bar on a terminal, a line per epoch in logs
+    if getattr(args, "resume", None):
+        return pipeline.resume_run(run_dir, args.epochs, verbose=verbose)
+    return pipeline.train_run(
+        corpus, args.arch, args.seq_length, args.epochs or config.pick(3, 30), args.batch_size,
+        args.val_fraction, args.input_encoding, args.seed, run_dir=run_dir, early_stopping=args.early_stopping,
+        verbose=verbose, **_model_options(args),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    from helpers import export, midi_io, pipeline, tokens
+    """Run one command; return the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    from helpers import export, midi_io, pipeline, tokens, training
 
     args = build_parser().parse_args(argv)
+    run_dir = None
     try:
-        if args.command in ("prepare", "train", "run"):
+        corpus = None
+        if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
             corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding)
             print(corpus.report)
             print(f"{len(corpus.events):,} events, {len(corpus.vocab):,} distinct tokens")
         if args.command in ("train", "run"):
-            options = {"units": tuple(args.units)} if args.units else {}
-            run_dir = pipeline.train_run(
-                corpus, args.arch, args.seq_length, args.epochs, args.batch_size,
-                input_encoding=args.input_encoding, seed=args.seed, run_dir=args.resume, **options,
-            )
-            print(f"run folder: {config.relative(run_dir)}")
+            run_dir = getattr(args, "resume", None) or training.new_run_dir(args.arch)
+            _train(args, corpus, run_dir)
+            history = training.read_history(run_dir)
+            last = history.iloc[-1]
+            losses = ", ".join(f"{name} {last[name]:.4f}" for name in ("loss", "val_loss") if name in history)
+            print(f"run folder: {config.relative(run_dir)} ({len(history)} epochs; {losses})")
         if args.command == "generate":
             run_dir = args.run
         if args.command in ("generate", "run"):
@@ -100,17 +158,13 @@ def main(argv: list[str] | None = None) -> int:
                 weights=getattr(args, "weights", "best"), output=getattr(args, "output", None),
             )
             print(f"wrote {config.relative(path)}: {len(notes):,} notes")
-    except (midi_io.MidiError, tokens.TokenError, export.ExportError, FileNotFoundError, ValueError) as error:
+    except KeyboardInterrupt:
+        where = config.relative(run_dir) if run_dir else "RUN_FOLDER"
+        print(f"interrupted: the last finished epoch is kept; continue with: python -m helpers train --resume {where}",
+              file=sys.stderr)
+        return 130
+    except (midi_io.MidiError, tokens.TokenError, export.ExportError, training.RunError,
+            FileNotFoundError, NotADirectoryError, ValueError) as error:
         print(f"error: {error}".splitlines()[0], file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: the last finished epoch is kept; continue with train --resume RUN_FOLDER", file=sys.stderr)
-        return 130
-    except Exception as error:  # run folders that do not fit, and the like
-        from helpers.training import RunError
-
-        if isinstance(error, RunError):
-            print(f"error: {error}".splitlines()[0], file=sys.stderr)
-            return 2
-        raise
     return 0

@@ -30,6 +30,8 @@ class Corpus:
     events: pd.DataFrame
     vocab: Vocabulary
     folder: Path
+    limit: int | None = None
+    sample_seed: int | None = None
 
 
 def prepare(
@@ -39,7 +41,7 @@ def prepare(
     folder = Path(folder or config.DATA_DIR)
     notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed)
     events = tokens.notes_to_events(notes, encoding)
-    return Corpus(notes, report, events, Vocabulary(events["token"], encoding), folder)
+    return Corpus(notes, report, events, Vocabulary(events["token"], encoding), folder, limit, seed)
 
 
 def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None = None) -> dict:
@@ -78,6 +80,15 @@ def write_primer(run_dir: Path | str, corpus: Corpus, pieces: list[str], seq_len
     return primer
 
 
+def _folder_record(folder: Path) -> str:
+    """How a data folder is recorded in ``config.json``: relative to the repository when inside it."""
+    folder = Path(folder).resolve()
+    try:
+        return folder.relative_to(config.ROOT).as_posix()
+    except ValueError:
+        return str(folder)
+
+
 def train_run(
     corpus: Corpus,
     architecture: str = "gru",
@@ -89,12 +100,15 @@ def train_run(
     seed: int = 0,
     run_dir: Path | str | None = None,
     early_stopping: int | None = None,
+    verbose: int = 0,
     **model_options,
 ) -> Path:
-    """Split by piece, build the model and train it into a run folder; return the folder.
+    """Split by piece, build the model and train it into a new run folder; return the folder.
 
-    ``run_dir`` of an interrupted run resumes it; by default a new ``outputs/runs/<arch>-NNN``.
-    ``model_options`` go to :func:`helpers.models.build_gru_model` / ``build_lstm_model``.
+    The folder is ``run_dir`` if given, else a new ``outputs/runs/<architecture>-NNN``.
+    ``model_options`` go to :func:`helpers.models.build_gru_model` / ``build_lstm_model``
+    (``units``, ``dropout``, ``dense_units``, ``embedding_dim``, ``learning_rate``). To continue
+    an interrupted or finished run, use :func:`resume_run`.
     """
     from helpers import models, training
 
@@ -102,14 +116,48 @@ def train_run(
     train_pieces, val_pieces = sequences.split_by_piece(corpus.events["piece"], val_fraction, seed)
     train_codes = sequences.events_to_codes(corpus.events, corpus.vocab, train_pieces)
     val_codes = sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces) if val_pieces else None
-    build = {"gru": models.build_gru_model, "lstm": models.build_lstm_model}[architecture]
-    model = build(len(corpus.vocab), seq_length, input_encoding=input_encoding, **model_options)
+    builders = {"gru": models.build_gru_model, "lstm": models.build_lstm_model}
+    if architecture not in builders:
+        raise ValueError(f"architecture={architecture!r}: expected 'gru' or 'lstm'")
+    model = builders[architecture](len(corpus.vocab), seq_length, input_encoding=input_encoding, **model_options)
     run_dir = Path(run_dir) if run_dir else training.new_run_dir(architecture)
     write_primer(run_dir, corpus, val_pieces or train_pieces, seq_length)
     training.train(
         model, corpus.vocab, train_codes, val_codes, run_dir, epochs=epochs, batch_size=batch_size, seed=seed,
-        early_stopping=early_stopping,
-        extra_config={"data": config.relative(corpus.folder), "train_pieces": train_pieces, "val_pieces": val_pieces},
+        early_stopping=early_stopping, verbose=verbose,
+        extra_config={
+            "data": _folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
+            "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
+        },
+    )
+    return run_dir
+
+
+def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0) -> Path:
+    """Continue a run from its last finished epoch, up to ``epochs`` (default: those it was started with).
+
+    The model is rebuilt from ``config.json`` and the codes are made with the run's own
+    ``vocab.json`` and its recorded training and validation pieces; the music is read again
+    from the recorded data folder unless ``corpus`` is given.
+
+    Raises:
+        helpers.training.RunError: the folder is not a run, or the data no longer fits its vocabulary.
+    """
+    from helpers import training
+
+    run_dir = Path(run_dir)
+    model, vocab, settings = training.load_run(run_dir, weights=None)
+    if corpus is None:
+        folder = config.ROOT / settings["data"]
+        corpus = prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding))
+    try:
+        train_codes = sequences.events_to_codes(corpus.events, vocab, settings["train_pieces"])
+        val_codes = sequences.events_to_codes(corpus.events, vocab, settings["val_pieces"]) if settings["val_pieces"] else None
+    except tokens.TokenError as error:
+        raise training.RunError(f"{run_dir}: the data changed since this run started ({error})") from error
+    training.train(
+        model, vocab, train_codes, val_codes, run_dir, epochs=epochs or settings["epochs"],
+        batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
     )
     return run_dir
 
@@ -128,6 +176,9 @@ def generate_piece(
     output: Path | str | None = None,
 ) -> tuple[Path, pd.DataFrame]:
     """Generate a piece from a run folder and write it as MIDI; return ``(path, notes)``.
+
+    The piece goes to ``output``, by default a new ``<run_dir>/generated/<arch>-<method>-NNN.mid``
+    beside the model that made it, never over an earlier piece.
 
     The primer is the run's saved ``primer.json`` (a window of held-out data) unless
     ``primer_midi`` names a MIDI file; tokens the model does not know are mapped to the
@@ -155,5 +206,7 @@ def generate_piece(
     else:
         raise ValueError(f"rhythm={rhythm!r}: expected one of {', '.join(export.RHYTHMS)}")
     notes = export.tokens_to_notes(generated, offsets, durations)
-    path = export.notes_to_midi(notes, output, instrument, stem=f"{settings['architecture']}-{method}")
+    stem = f"{settings['architecture']}-{method}"
+    target = Path(output) if output else config.unique_path(run_dir / "generated", stem, ".mid")
+    path = export.notes_to_midi(notes, target, instrument)
     return path, notes

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -158,14 +159,15 @@ def read_history(run_dir: Path | str) -> pd.DataFrame:
     return history.drop_duplicates("epoch", keep="last").reset_index(drop=True)
 
 
-def load_run(run_dir: Path | str, weights: str | Path = "best"):
+def load_run(run_dir: Path | str, weights: str | Path | None = "best"):
     """Load a finished (or interrupted) run for generation: ``(model, vocab, settings)``.
 
     Args:
         run_dir: the run folder.
         weights: ``"best"`` — the checkpoint with the lowest loss in its name (what the LSTM
             post's generation script picks); ``"final"`` — ``model.keras`` as saved at the end;
-            or the path of one checkpoint file.
+            the path of one checkpoint file; or ``None`` — the architecture untrained, for
+            :func:`train` to restore its last epoch into when resuming.
 
     Raises:
         RunError: the folder lacks its vocabulary, configuration or weights, or the weights
@@ -189,9 +191,13 @@ def load_run(run_dir: Path | str, weights: str | Path = "best"):
             raise RunError(f"{run_dir}: no checkpoint yet — train at least one epoch")
         weights = found["path"].iloc[0]
     model = rebuild_model(settings)
+    if weights is None:
+        return model, vocab, settings
     model.optimizer.build(model.trainable_variables)  # checkpoints hold optimizer slots too
     try:
-        model.load_weights(Path(weights))
+        with warnings.catch_warnings():  # Keras warns before it raises on a mismatch
+            warnings.simplefilter("ignore")
+            model.load_weights(Path(weights))
     except (ValueError, OSError, KeyError) as error:
         raise RunError(
             f"{Path(weights).name} does not fit this run's model ({settings['vocab_size']} tokens, "

@@ -54,7 +54,7 @@ def test_run_prepares_trains_and_generates(capsys, tune_folder):
     status, out, err = run_main(capsys, "run", "--data", tune_folder, *TRAIN_ARGS, "--notes", "12")
     assert status == 0, err
     assert "Used 4 of 4 files" in out and "run folder: gru-001" in out
-    (written,) = config.GENERATED_DIR.glob("*.mid")
+    (written,) = (config.RUNS_DIR / "gru-001" / "generated").glob("*.mid")  # beside the model that made it
     assert written.name == "gru-sample-001.mid"
     assert f"wrote {written.name}: " in out
     notes, _ = midi_io.midi_to_notes(written)
@@ -84,12 +84,13 @@ def test_generate_from_a_run_folder(capsys, cli_run, tmp_path):
 
 
 def test_generate_with_options(capsys, cli_run, midi_files):
+    before = set((cli_run / "generated").glob("*.mid"))
     status, out, err = run_main(
         capsys, "generate", cli_run, "--notes", "5", "--rhythm", "even", "--primer", midi_files["scale"],
         "--top-k", "2", "--temperature", "0.5", "--gen-seed", "4", "--weights", "final", "--instrument", "Violin",
     )
     assert status == 0, err
-    (written,) = config.GENERATED_DIR.glob("*.mid")
+    (written,) = set((cli_run / "generated").glob("*.mid")) - before
     assert set(program_changes(written)) == {40}
 
 
@@ -193,3 +194,20 @@ def test_python_dash_m_helpers_reports_errors_on_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: MIDI folder not found: {tmp_path / 'missing'}"]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command, options",
+    [
+        ("prepare", ["--data", "--limit", "--encoding"]),
+        ("train", ["--arch", "--units", "--epochs", "--batch-size", "--seq-length", "--resume"]),
+        ("generate", ["--weights", "--notes", "--temperature", "--top-k", "--method", "--gen-seed", "--primer", "--instrument", "--output"]),
+        ("run", ["--data", "--arch", "--epochs", "--notes", "--temperature"]),
+    ],
+)
+def test_every_command_documents_its_options(capsys, command, options):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert all(option in text for option in options), text

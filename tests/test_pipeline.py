@@ -91,12 +91,19 @@ def test_train_run_writes_a_run_with_primer_and_split(trained):
     assert config.ROOT not in run_dir.parents  # never in the repository's outputs/
 
 
+def test_generated_pieces_never_overwrite_each_other(trained):
+    _, run_dir = trained
+    first, _ = pipeline.generate_piece(run_dir, n_notes=3, seed=1)
+    second, _ = pipeline.generate_piece(run_dir, n_notes=3, seed=1)
+    assert first != second and first.is_file() and second.is_file()
+
+
 @pytest.mark.parametrize("n_notes", [1, 25])
 def test_generate_piece_writes_the_requested_number_of_events(trained, n_notes):
     corpus, run_dir = trained
     path, notes = pipeline.generate_piece(run_dir, n_notes=n_notes, seed=3)
-    assert path.is_file() and path.parent == config.GENERATED_DIR
-    assert path.name == "gru-sample-001.mid"
+    assert path.is_file() and path.parent == run_dir / "generated"  # beside the model that made it
+    assert path.name.startswith("gru-sample-") and path.suffix == ".mid"
     assert n_events(notes) == n_notes
     assert set(tokens.notes_to_tokens(notes)) <= set(corpus.vocab.tokens)
     assert count_pitched_note_ons(path) == len(notes)
