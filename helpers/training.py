@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -37,6 +38,17 @@ class RunError(Exception):
 def new_run_dir(name: str = "gru") -> Path:
     """Create ``outputs/runs/<name>-NNN`` with the next free number; earlier runs are never touched."""
     return config.unique_path(config.RUNS_DIR, name)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``seconds`` (wall-clock time of the epoch, validation included) to each epoch's logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.perf_counter() - self._start
 
 
 def latest_run(prefix: str = "gru", runs_dir: Path | None = None) -> Path | None:
@@ -136,6 +148,7 @@ def train(
             mode="min",
             initial_value_threshold=float(done["loss"].iloc[0]) if len(done) else None,
         ),
+        EpochTimer(),  # before the logger, so that history.csv gets a "seconds" column
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
     config.ensure_dir(run_dir / "checkpoints")
