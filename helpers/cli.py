@@ -17,34 +17,24 @@ from pathlib import Path
 from helpers import config
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
-    return value
+def _number(convert, accept, wanted: str):
+    """An argparse type: ``convert`` the text, then check it with ``accept``."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected 0 <= value < 1, got {text}")
-    return value
+_positive = _number(int, lambda value: value >= 1, "a whole number >= 1")
+_positive_float = _number(float, lambda value: value > 0, "a number > 0")
+_fraction = _number(float, lambda value: 0 <= value < 1, "a number from 0 up to (not including) 1")
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:

@@ -211,3 +211,18 @@ def test_every_command_documents_its_options(capsys, command, options):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert all(option in text for option in options), text
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["train", "--dropout", "1"], "from 0 up to (not including) 1"),
+        (["train", "--val-fraction", "abc"], "expected a number from 0"),
+        (["train", "--epochs", "two"], "expected a whole number >= 1, got 'two'"),
+    ],
+)
+def test_more_bad_option_values(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert fragment in capsys.readouterr().err
