@@ -69,6 +69,7 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: the run's held-out primer)")
     group.add_argument("--rhythm", choices=["data", "even"], default="data", help="rhythm from the data (default) or the chapter's even spacing")
     group.add_argument("--instrument", default="Piano", help="instrument name (e.g. Violin) or General MIDI program 0..127 (default Piano)")
+    group.add_argument("--audio", choices=["wav", "mp3", "both"], help="also render the piece as WAV and/or MP3 beside the MIDI file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +149,16 @@ def main(argv: list[str] | None = None) -> int:
                 weights=getattr(args, "weights", "best"), output=getattr(args, "output", None),
             )
             print(f"wrote {config.relative(path)}: {len(notes):,} notes")
+            if args.audio:
+                from helpers import audio
+
+                formats = ("wav", "mp3") if args.audio == "both" else (args.audio,)
+                try:
+                    for written in audio.save_audio(path, formats).values():
+                        print(f"wrote {config.relative(written)}")
+                except audio.AudioError as error:
+                    print(f"error: no audio for {path.name}: {error}".splitlines()[0], file=sys.stderr)
+                    return 2
     except KeyboardInterrupt:
         where = config.relative(run_dir) if run_dir else "RUN_FOLDER"
         print(f"interrupted: the last finished epoch is kept; continue with: python -m helpers train --resume {where}",

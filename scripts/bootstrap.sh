@@ -14,11 +14,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON_BIN" -m venv "$VENV"
 fi
 stamp="$VENV/.requirements.sha256"
-wanted="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+# the fingerprint of both requirement files (Python's hashlib: sha256sum is not on every system)
+wanted="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-no-deps.txt" | "$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  echo "Installing requirements.txt into .venv (first time: a few minutes) ..."
+  echo "Installing requirements.txt and requirements-no-deps.txt into .venv (first time: a few minutes) ..."
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt"
+  "$VENV/bin/python" -m pip install --quiet --no-deps -r "$ROOT/requirements-no-deps.txt"
   echo "$wanted" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

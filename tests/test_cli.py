@@ -226,3 +226,24 @@ def test_more_bad_option_values(capsys, argv, fragment):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_generate_renders_audio_beside_the_midi_file(capsys, cli_run, tmp_path):
+    import soundfile
+
+    target = tmp_path / "song.mid"
+    status, out, err = run_main(capsys, "generate", cli_run, "--notes", "6", "--output", target, "--audio", "both")
+    assert status == 0, err
+    for suffix in (".wav", ".mp3"):
+        rendered = target.with_suffix(suffix)
+        assert f"wrote {rendered.name}" in out
+        samples, rate = soundfile.read(rendered)
+        assert rate == 44_100 and len(samples) > rate // 2 and abs(samples).max() > 0.01  # sound, not silence
+
+
+def test_audio_failure_is_one_line_and_keeps_the_midi_file(capsys, cli_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICGEN_SOUNDFONT", str(tmp_path / "missing.sf2"))
+    target = tmp_path / "song.mid"
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "4", "--output", target, "--audio", "mp3")
+    assert status == 2 and target.is_file()
+    assert_one_line_error(err, "no audio for song.mid")
