@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data" / "midi"
 #: Everything the project writes goes below this folder.
 OUTPUTS_DIR = ROOT / "outputs"
-#: Notes extracted from MIDI files, one JSON file per (file content, settings).
+#: Notes extracted from MIDI files: ``notes/<sha256 of content and reader>.bin``, a JSON line and arrays.
 CACHE_DIR = OUTPUTS_DIR / "cache"
 #: One sub-folder per training run.
 RUNS_DIR = OUTPUTS_DIR / "runs"

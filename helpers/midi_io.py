@@ -12,13 +12,17 @@ piece       str     file name relative to the folder that was loaded
 part        int     index of the part (MIDI track/channel) the note came from
 instrument  str     that part's instrument name ("" when the file names none)
 offset      float   onset, quarter lengths from the start of the piece
-duration    float   length in quarter lengths
+duration    float   length in quarter lengths (0 for a note released where it starts)
 pitch       int     MIDI note number, 0..127 inclusive
 velocity    int     MIDI velocity, 1..127 inclusive
 =========== ======= ==========================================================
 
 Every pitched part is read — not only ``partitionByInstrument(s).parts[0]`` as in the chapter,
 which silently loses whole files — and drum hits (MIDI channel 10) are counted, not kept.
+
+How a file's events become notes (what a note is, the three readers, the per-file limits)
+is the business of :mod:`helpers.midi_reader`; this module finds the files, caches what was
+read, reads many files in worker processes and reports what was used and what was skipped.
 """
 
 from __future__ import annotations
@@ -26,20 +30,46 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
+import numpy as np
 
 from helpers import config
+from helpers.midi_reader import (
+    MAX_FILE_BYTES,
+    MAX_NOTES,
+    MAX_QUARTERS,
+    TIMEOUT_S,
+    Extract,
+    Limits,
+    Skip,
+    file_bytes,
+    read_file,
+    resolve_reader,
+)
+
+if TYPE_CHECKING:  # pandas is imported where tables are built: reader processes start without it
+    import pandas as pd
 
 #: File endings taken as MIDI, compared in lower case.
 MIDI_SUFFIXES = (".mid", ".midi")
 #: Columns of the notes table, in order.
 NOTE_COLUMNS = ["piece", "part", "instrument", "offset", "duration", "pitch", "velocity"]
 #: Bumped whenever extraction changes, so that old cache entries are not reused.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
+
+#: With ``workers=None``, files are read in worker processes only when at least this many
+#: files have to be read (each worker takes about a quarter of a second to start).
+PARALLEL_MIN_FILES = 500
+#: Most worker processes started by ``workers=None``.
+MAX_WORKERS = 8
+#: At most this many skipped files are listed one by one in ``str(report)``.
+REPORT_LIST_LIMIT = 20
 
 
 class MidiError(Exception):
@@ -47,7 +77,12 @@ class MidiError(Exception):
 
 
 class MidiLoadError(MidiError):
-    """One file could not be used; ``reason`` is a short label, the message says what to do."""
+    """One file could not be used; ``reason`` is a short label, the message says what to do.
+
+    Labels: ``"unreadable"``, ``"not MIDI"``, ``"corrupt"``, ``"no pitched notes"``,
+    ``"too large"``, ``"too many notes"``, ``"too long"``, ``"too slow"``, ``"reader crashed"``,
+    ``"duplicate"``.
+    """
 
     def __init__(self, path: Path | str, reason: str, detail: str = ""):
         self.path = Path(path)
@@ -63,12 +98,56 @@ class NoUsableMidiError(MidiError):
     """A folder gave no usable music at all: training cannot start."""
 
 
+# ----------------------------------------------------------------------------- finding files
+
+
+def _display_name(text: str) -> str:
+    """A file name that can always be printed: bytes that are not UTF-8 become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _walk_midi(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Paths of MIDI candidates below ``folder`` and the folders that could not be listed."""
+    found, problems, seen = [], [], set()
+    stack = [folder]
+    while stack:
+        here = stack.pop()
+        try:
+            info = os.stat(here)
+            if (info.st_dev, info.st_ino) in seen:  # a link back to a folder already walked
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name, reverse=True)  # popped in name order
+        except OSError as error:
+            problems.append((here.relative_to(folder).as_posix() + "/", f"unreadable folder ({error.strerror})"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):  # hidden: .git, macOS "._song.mid" resource forks
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows links; a dangling link is not a folder
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(Path(entry.path))  # even when named like "x.mid"
+            elif entry.name.lower().endswith(MIDI_SUFFIXES):
+                found.append(Path(entry.path))  # regular files, and odd entries the loader reports
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), problems
+
+
 def find_midi_files(folder: Path | str) -> list[Path]:
     """List the MIDI files below ``folder``, searched recursively, sorted by relative path.
 
-    Names ending in ``.mid`` or ``.midi`` in any letter case count; hidden files and folders
-    (names starting with ``.``) and directories whose name looks like a MIDI file are passed
-    over; symbolic links to folders are not followed (no loops).
+    Names ending in ``.mid`` or ``.midi`` in any letter case count, with spaces or any
+    characters. On purpose:
+
+    - hidden files and folders (names starting with ``.``, such as ``.git`` or macOS's
+      ``._song.mid`` resource forks) are passed over;
+    - a folder named like a MIDI file (``album.mid/``) is searched, not read;
+    - links to folders are followed, each folder walked once, so a link loop ends;
+    - links that point nowhere, unreadable files and special files (a FIFO named ``x.mid``)
+      *are* listed: :func:`load_midi_files` reports each as skipped with its reason.
 
     Args:
         folder: the folder to search.
@@ -79,132 +158,49 @@ def find_midi_files(folder: Path | str) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"MIDI folder not found: {folder}")
-    found = []
-    for here, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            path = Path(here) / name
-            if name.startswith(".") or not name.lower().endswith(MIDI_SUFFIXES):
-                continue
-            if path.is_file():  # dangling links and odd entries are not files
-                found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return _walk_midi(folder)[0]
 
 
-#: MIDI channel of drums in General MIDI (channel 10, counted from 1; 9 counted from 0).
-DRUM_CHANNEL = 10
-
-
-def _program_name(program: int) -> str:
-    """General MIDI instrument name of a program number, as music21 names it."""
-    from music21 import instrument
-
-    try:
-        return instrument.instrumentFromMidiProgram(program).instrumentName or ""
-    except instrument.InstrumentException:
-        return ""
-
-
-def _track_notes(track):
-    """Pair the note-on and note-off events of one music21 ``MidiTrack``.
-
-    Yields ``(channel, program, start_tick, end_tick, pitch, velocity)`` per note, channels
-    counted from 1 as music21 does, ``program`` ``None`` before any program change. A note-off (or note-on with velocity 0) ends the oldest sounding note of that pitch and
-    channel; a note never released ends with its track.
-    """
-    from music21.midi import ChannelVoiceMessages, DeltaTime
-
-    note_on, note_off = ChannelVoiceMessages.NOTE_ON, ChannelVoiceMessages.NOTE_OFF
-    program_change = ChannelVoiceMessages.PROGRAM_CHANGE
-    tick, programs, sounding = 0, {}, {}
-    for event in track.events:
-        if isinstance(event, DeltaTime):
-            tick += event.time
-            continue
-        kind = event.type
-        if kind == program_change:
-            programs[event.channel] = event.data
-        elif kind == note_on and event.velocity > 0:
-            sounding.setdefault((event.channel, event.pitch), []).append((tick, event.velocity))
-        elif kind == note_off or kind == note_on:
-            started = sounding.get((event.channel, event.pitch))
-            if started:
-                begin, velocity = started.pop(0)
-                yield event.channel, programs.get(event.channel), begin, tick, event.pitch, velocity
-    for (channel, pitch), started in sounding.items():
-        for begin, velocity in started:
-            yield channel, programs.get(channel), begin, tick, pitch, velocity
-
-
-def midi_to_notes(path: Path | str, piece: str | None = None) -> tuple[pd.DataFrame, dict]:
-    """Read one MIDI file into a notes table (see the module docstring), with music21's MIDI module.
+def midi_to_notes(
+    path: Path | str,
+    piece: str | None = None,
+    *,
+    reader: str = "auto",
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_notes: int = MAX_NOTES,
+    max_quarters: float = MAX_QUARTERS,
+    timeout: float | None = TIMEOUT_S,
+) -> tuple[pd.DataFrame, dict]:
+    """Read one MIDI file into a notes table (see the module docstring for what a note is).
 
     The notes are the file's own note events — every pitched track and channel, times from
     the file's ticks, nothing quantized. ``music21.converter.parse`` is *not* used here: on
     the way to measures and voices it moves some onsets of polyphonic tracks (by up to 12
     quarter notes in one shipped folk tune) and splits notes at bar lines; notebook 01 shows
-    it. A part is one (track, channel) pair; its instrument is the General MIDI name of its
-    program change, else the track's name. Drum hits (channel 10) are counted in
-    ``info["drum_hits"]``, not kept.
+    it. Drum hits (channel 10) are counted in ``info["drum_hits"]``, not kept.
 
     Args:
         path: the MIDI file.
         piece: the name written in the ``piece`` column (default: the file name).
+        reader: ``"auto"``/``"fast"``, ``"music21"`` or ``"symusic"`` (see the module docstring).
+        max_file_bytes, max_notes, max_quarters, timeout: limits, see :func:`load_midi_files`
+            (here the timeout stops the reader between events, in this process).
 
     Returns:
         ``(notes, info)`` where ``info`` has ``instruments`` (names per part) and ``drum_hits``.
 
     Raises:
-        MidiLoadError: the file is not MIDI, is corrupt, or holds no pitched notes.
+        MidiLoadError: the file is not MIDI, is corrupt, holds no pitched notes or breaks a limit.
+
+    >>> notes, info = midi_to_notes(config.DATA_DIR / "bach_bwv846_prelude.mid")  # doctest: +SKIP
     """
-    from music21 import midi
-    from music21.midi import MetaEvents
-
     path = Path(path)
-    piece = piece or path.name
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(4)
-    except OSError as error:
-        raise MidiLoadError(path, "unreadable", str(error)) from error
-    if head != b"MThd":
-        raise MidiLoadError(path, "not MIDI", "the file does not start with a MIDI header")
-    midi_file = midi.MidiFile()
-    try:
-        midi_file.open(str(path))
-        midi_file.read()
-    except Exception as error:  # music21 raises many kinds on damaged files
-        raise MidiLoadError(path, "corrupt", f"{type(error).__name__}: {error}") from error
-    finally:
-        midi_file.close()
-    if midi_file.ticksPerQuarterNote:
-        ticks_per_quarter = float(midi_file.ticksPerQuarterNote)
-    elif midi_file.ticksPerSecond:  # SMPTE time: read as 120 quarter notes a minute
-        ticks_per_quarter = float(midi_file.ticksPerSecond) / 2.0
-    else:
-        raise MidiLoadError(path, "corrupt", "the header gives no time division")
-
-    rows, parts, instruments, drum_hits = [], {}, [], 0
-    for track_index, track in enumerate(midi_file.tracks):
-        names = [e.data for e in track.events if getattr(e, "type", None) == MetaEvents.SEQUENCE_TRACK_NAME]
-        track_name = names[0].decode("latin-1").strip() if names and isinstance(names[0], bytes) else ""
-        for channel, program, begin, end, pitch, velocity in _track_notes(track):
-            if channel == DRUM_CHANNEL:
-                drum_hits += 1
-                continue
-            key = (track_index, channel)
-            if key not in parts:
-                parts[key] = len(parts)
-                instruments.append((_program_name(program) if program is not None else "") or track_name)
-            part = parts[key]
-            rows.append(
-                (piece, part, instruments[part], begin / ticks_per_quarter, (end - begin) / ticks_per_quarter, pitch, velocity)
-            )
-    notes = pd.DataFrame(rows, columns=NOTE_COLUMNS)
-    if notes.empty:
-        detail = f"{drum_hits} drum hits only" if drum_hits else "the file holds no notes"
-        raise MidiLoadError(path, "no pitched notes", detail)
-    return tidy_notes(notes), {"instruments": instruments, "drum_hits": drum_hits}
+    reader = resolve_reader(reader)
+    limits = Limits(max_file_bytes, max_notes, max_quarters, timeout)
+    found = read_file(str(path), reader, limits)
+    if isinstance(found, Skip):
+        raise MidiLoadError(path, found.reason, found.detail)
+    return _join([(piece or path.name, found)]), found.info()
 
 
 def tidy_notes(notes: pd.DataFrame) -> pd.DataFrame:
@@ -217,40 +213,225 @@ def tidy_notes(notes: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- cache
 
+#: Skip reasons that depend on the file's content alone, and so are cached.
+_CACHED_SKIPS = ("corrupt", "no pitched notes")
+_CACHE_ARRAYS = {"part": "<i2", "offset": "<f8", "duration": "<f8", "pitch": "<i2", "velocity": "<i2"}
 
-def _cache_key(path: Path) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"extractor={EXTRACTOR_VERSION};reader=music21.midi;".encode())
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+
+def _cache_key(data: bytes, reader: str) -> str:
+    digest = hashlib.sha256(f"extractor={EXTRACTOR_VERSION};reader={reader};".encode())
+    digest.update(data)
     return digest.hexdigest()
 
 
-def _cache_read(file: Path, piece: str) -> tuple[pd.DataFrame, dict] | None:
+def _cache_read(file: Path) -> Extract | Skip | None:
+    """One cache entry: a JSON header line, then the columns as little-endian arrays."""
     try:
-        payload = json.loads(file.read_text())
-        columns = payload["columns"]
-        notes = pd.DataFrame({name: columns[name] for name in NOTE_COLUMNS[3:]})
-        notes.insert(0, "piece", piece)
-        notes.insert(1, "part", columns["part"])
-        notes.insert(2, "instrument", [payload["instruments"][p] for p in columns["part"]])
-        return tidy_notes(notes), {"instruments": payload["instruments"], "drum_hits": payload["drum_hits"]}
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        blob = file.read_bytes()
+        newline = blob.index(b"\n")
+        header = json.loads(blob[:newline])
+        if header["version"] != EXTRACTOR_VERSION:
+            return None
+        if "skip" in header:
+            return Skip(*header["skip"])
+        count, pos, columns = header["notes"], newline + 1, {}
+        for name, dtype in _CACHE_ARRAYS.items():
+            size = count * np.dtype(dtype).itemsize
+            columns[name] = np.frombuffer(blob, dtype=dtype, count=count, offset=pos).astype(dtype[1:])
+            pos += size
+        parts = columns["part"]
+        if pos != len(blob) or (count and not 0 <= parts.min() <= parts.max() < len(header["instruments"])):
+            return None
+        return Extract(
+            **columns, instruments=header["instruments"], drum_hits=header["drum_hits"], warnings=header["warnings"]
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None  # a damaged entry is simply read again from the MIDI file
 
 
-def _cache_write(file: Path, notes: pd.DataFrame, info: dict) -> None:
-    payload = {
-        "version": EXTRACTOR_VERSION,
-        "instruments": info["instruments"],
-        "drum_hits": info["drum_hits"],
-        "columns": {name: notes[name].tolist() for name in NOTE_COLUMNS[1:] if name != "instrument"},
-    }
-    config.ensure_dir(file.parent)
-    temporary = file.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(json.dumps(payload, separators=(",", ":")))
-    os.replace(temporary, file)  # atomic: a crash never leaves half an entry
+def _cache_write(file: Path, found: Extract | Skip) -> None:
+    if isinstance(found, Skip):
+        header = {"version": EXTRACTOR_VERSION, "skip": [found.reason, found.detail]}
+        payload = b""
+    else:
+        header = {
+            "version": EXTRACTOR_VERSION,
+            "notes": len(found),
+            "instruments": found.instruments,
+            "drum_hits": found.drum_hits,
+            "warnings": found.warnings,
+            "columns": {name: dtype for name, dtype in _CACHE_ARRAYS.items()},
+        }
+        payload = b"".join(getattr(found, name).astype(dtype).tobytes() for name, dtype in _CACHE_ARRAYS.items())
+    try:
+        config.ensure_dir(file.parent)
+        temporary = file.with_suffix(f".tmp{os.getpid()}")
+        temporary.write_bytes(json.dumps(header, separators=(",", ":")).encode() + b"\n" + payload)
+        os.replace(temporary, file)  # atomic: a crash never leaves half an entry
+    except OSError:
+        pass  # a read-only or full disk costs the cache, not the load
+
+
+def _check_limits(found: Extract, limits: Limits) -> Skip | None:
+    """A cached extract must still satisfy this load's limits."""
+    if len(found) + found.drum_hits > limits.max_notes:
+        return Skip("too many notes", f"over the limit of {limits.max_notes:,} note-ons")
+    if len(found) and float((found.offset + found.duration).max()) > limits.max_quarters:
+        return Skip("too long", f"over the limit of {limits.max_quarters:,.0f} quarter lengths")
+    return None
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+def _worker_loop() -> None:
+    """Body of a reader process started by :class:`_Pool`: jobs come on stdin, results go to stdout.
+
+    The process runs only this module (``python -c``), never the caller's script, so a script
+    without an ``if __name__ == "__main__"`` guard is not run again in each worker.
+    """
+    import pickle
+
+    jobs, results = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not land in the stream of results
+    reader, limits = pickle.load(jobs)
+    if reader == "music21":  # imported before the first file, so that its clock is the file's alone
+        import music21.midi  # noqa: F401
+    elif reader == "symusic":
+        import symusic  # noqa: F401
+    pickle.dump("ready", results)
+    results.flush()
+    while True:
+        try:
+            job = pickle.load(jobs)
+        except EOFError:
+            return
+        if job is None:
+            return
+        index, path = job
+        pickle.dump((index, read_file(path, reader, limits)), results, protocol=pickle.HIGHEST_PROTOCOL)
+        results.flush()
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class _PoolBroken(Exception):
+    """A reader process died before it could take any file."""
+
+
+class _Worker:
+    """One reader process and the file it is reading."""
+
+    def __init__(self, reader: str, limits: Limits):
+        import pickle
+        import subprocess
+
+        environment = dict(os.environ)
+        paths = [str(config.ROOT)] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else [])
+        environment["PYTHONPATH"] = os.pathsep.join(paths)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from helpers.midi_io import _worker_loop; _worker_loop()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=environment,
+        )
+        self.job: tuple[int, str, float | None] | None = None  # (index, path, deadline)
+        self.ready = False
+        pickle.dump((reader, limits), self.process.stdin)
+        self.process.stdin.flush()
+
+    def send(self, index: int, path: str, deadline: float | None) -> None:
+        import pickle
+
+        self.job = (index, path, deadline)
+        pickle.dump((index, path), self.process.stdin)
+        self.process.stdin.flush()
+
+    def receive(self):
+        """The next message; ``EOFError`` when the process died."""
+        import pickle
+
+        try:
+            return pickle.load(self.process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            raise EOFError from None
+
+    def stop(self, kill: bool = False) -> None:
+        try:
+            if not kill:
+                import pickle
+
+                pickle.dump(None, self.process.stdin)
+                self.process.stdin.close()
+                self.process.wait(timeout=2)
+        except Exception:  # noqa: BLE001 - whatever went wrong, the process is killed below
+            pass
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class _Pool:
+    """A few reader processes, each given one file at a time; a file over time kills its process."""
+
+    def __init__(self, workers: int, reader: str, limits: Limits):
+        self.reader, self.limits = reader, limits
+        self.workers = [_Worker(reader, limits) for _ in range(workers)]
+
+    def run(self, jobs: list[tuple[int, str]], done) -> None:
+        """Read every ``(index, path)``; call ``done(index, result)`` as each file finishes."""
+        from multiprocessing.connection import wait
+
+        queue = list(reversed(jobs))
+        timeout = self.limits.timeout
+        while queue or any(w.job for w in self.workers):
+            for worker in self.workers:
+                if worker.ready and worker.job is None and queue:
+                    index, path = queue.pop()
+                    worker.send(index, path, time.monotonic() + timeout if timeout else None)
+            waiting = [w for w in self.workers if w.job or not w.ready]
+            deadlines = [w.job[2] for w in waiting if w.job and w.job[2] is not None]
+            wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            readable = wait([w.process.stdout for w in waiting], timeout=wait_s)
+            for worker in [w for w in waiting if w.process.stdout in readable]:
+                try:
+                    message = worker.receive()
+                except EOFError:
+                    if not worker.ready:
+                        raise _PoolBroken() from None
+                    code = worker.process.wait()
+                    done(worker.job[0], Skip("reader crashed", f"the reader process died (exit code {code})"))
+                    self.replace(worker)
+                    continue
+                if not worker.ready:
+                    worker.ready = True
+                    continue
+                worker.job = None
+                done(*message)
+            now = time.monotonic()
+            for worker in self.workers:
+                if worker.job and worker.job[2] is not None and now > worker.job[2]:
+                    index = worker.job[0]
+                    self.replace(worker)
+                    done(index, Skip("too slow", f"over the limit of {timeout:g} s per file; stopped"))
+
+    def replace(self, worker: _Worker) -> None:
+        worker.stop(kill=True)
+        self.workers[self.workers.index(worker)] = _Worker(self.reader, self.limits)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop(kill=worker.job is not None)
+        self.workers = []
 
 
 # ----------------------------------------------------------------------------- folders
@@ -258,10 +439,17 @@ def _cache_write(file: Path, notes: pd.DataFrame, info: dict) -> None:
 
 @dataclass
 class LoadReport:
-    """What a load used and what it skipped, with the reason. Shown in notebook 02."""
+    """What a load used and what it skipped, with the reason. Shown in notebook 02.
+
+    ``used`` holds one dict per file used (``piece``, ``notes``, ``drum_hits``, and ``warning``
+    when the file was damaged and what could be read was kept); ``skipped`` one dict per file
+    left out (``piece``, ``reason``: a label such as ``"corrupt"`` with details in brackets,
+    and the bare ``label``). ``from_cache`` counts the files whose notes came from the cache.
+    """
 
     used: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    from_cache: int = 0
 
     @property
     def notes_kept(self) -> int:
@@ -271,15 +459,32 @@ class LoadReport:
     def drum_hits(self) -> int:
         return sum(entry["drum_hits"] for entry in self.used)
 
+    @property
+    def reasons(self) -> dict[str, int]:
+        """How many files were skipped for each reason label, most frequent first (ties by name)."""
+        counts = Counter(entry.get("label", entry["reason"]) for entry in self.skipped)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per file: piece, status (``used`` or ``skipped``), notes, drum hits, reason."""
+        """One row per file: piece, status (``used`` or ``skipped``), notes, drum hits, reason.
+
+        A used file's reason is empty, or says what was damaged in it.
+        """
         rows = [
-            {"piece": e["piece"], "status": "used", "notes": e["notes"], "drum_hits": e["drum_hits"], "reason": ""}
+            {
+                "piece": e["piece"],
+                "status": "used",
+                "notes": e["notes"],
+                "drum_hits": e["drum_hits"],
+                "reason": e.get("warning", ""),
+            }
             for e in self.used
         ] + [
             {"piece": e["piece"], "status": "skipped", "notes": 0, "drum_hits": 0, "reason": e["reason"]}
             for e in self.skipped
         ]
+        import pandas as pd
+
         return pd.DataFrame(rows, columns=["piece", "status", "notes", "drum_hits", "reason"])
 
     def __str__(self) -> str:
@@ -288,9 +493,27 @@ class LoadReport:
             f"Used {len(self.used)} of {total} files: {self.notes_kept:,} notes kept, "
             f"{self.drum_hits:,} drum hits left out."
         ]
-        for entry in self.skipped:
+        repaired = [e for e in self.used if e.get("warning")]
+        for entry in repaired[:REPORT_LIST_LIMIT]:
+            lines.append(f"  damaged, kept what could be read: {entry['piece']}: {entry['warning']}")
+        if len(repaired) > REPORT_LIST_LIMIT:
+            lines.append(f"  ... and {len(repaired) - REPORT_LIST_LIMIT:,} more damaged files")
+        for entry in self.skipped[:REPORT_LIST_LIMIT]:
             lines.append(f"  skipped {entry['piece']}: {entry['reason']}")
+        if len(self.skipped) > REPORT_LIST_LIMIT:
+            lines.append(f"  ... and {len(self.skipped) - REPORT_LIST_LIMIT:,} more skipped (see report.to_frame())")
+            tally = ", ".join(f"{count:,} {label}" for label, count in self.reasons.items())
+            lines.append(f"Skipped {len(self.skipped):,} files: {tally}.")
         return "\n".join(lines)
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    try:
+        return sys.stderr.isatty() and "pytest" not in sys.modules
+    except (AttributeError, ValueError):
+        return False
 
 
 def load_midi_files(
@@ -298,43 +521,164 @@ def load_midi_files(
     root: Path | str | None = None,
     cache: bool = True,
     cache_dir: Path | None = None,
+    *,
+    reader: str = "auto",
+    workers: int | None = None,
+    progress: bool | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_notes: int = MAX_NOTES,
+    max_quarters: float = MAX_QUARTERS,
+    timeout: float | None = TIMEOUT_S,
+    skip_duplicates: bool = True,
 ) -> tuple[pd.DataFrame, LoadReport]:
-    """Read many MIDI files into one notes table; a bad file is skipped, never fatal.
+    """Read many MIDI files into one notes table; a bad file is skipped with its reason, never fatal.
+
+    Every path ends up in ``report.used`` or in ``report.skipped`` with a reason label:
+    ``unreadable`` (missing, a link to nowhere, no permission, not a regular file),
+    ``not MIDI`` (empty, a web page, random bytes), ``corrupt``, ``no pitched notes``
+    (silence or drums only), ``too large``, ``too many notes``, ``too long``, ``too slow``,
+    ``reader crashed`` or ``duplicate``. A damaged file whose notes could still be read is used,
+    with a ``warning``.
 
     Args:
         paths: the files.
         root: piece names are written relative to this folder (default: file names).
-        cache: reuse notes extracted earlier from a file with the same content.
+        cache: reuse notes extracted earlier from a file with the same content (and write them
+            for next time); ``False`` reads every file afresh and writes nothing.
         cache_dir: where the cache lives (default ``outputs/cache/notes``).
+        reader: ``"auto"`` (the default, which is ``"fast"``), ``"fast"``, ``"music21"`` or
+            ``"symusic"``; see the module docstring.
+        workers: processes reading files side by side. ``1`` reads here, one file after the
+            other; ``None`` (default) starts up to :data:`MAX_WORKERS` (one per CPU core) when at
+            least :data:`PARALLEL_MIN_FILES` files are not in the cache, else reads here — except
+            with ``reader="music21"``, which is always read in a worker process when there is a
+            ``timeout``, since it cannot stop itself inside a track.
+        progress: show a progress bar; ``None`` (default) shows one only on a terminal, never
+            in notebooks or tests.
+        max_file_bytes: skip files larger than this, in bytes ("too large"); bounds memory.
+        max_notes: skip files with more note-ons than this, pitched and drums together
+            ("too many notes"); reading stops as soon as the limit is passed.
+        max_quarters: skip files with a note that ends later than this many quarter lengths
+            after the start ("too long"): absurd delta times.
+        timeout: seconds one file may take ("too slow"), or ``None`` for no limit. In worker
+            processes a file over time is stopped by ending its process; read here, the fast
+            reader stops itself between events (music21's only between tracks).
+        skip_duplicates: a file with the same bytes as one listed before it is skipped
+            ("duplicate"), so that copies do not count twice.
 
     Returns:
         ``(notes, report)``; ``notes`` may be empty, the report says why.
     """
+    reader = resolve_reader(reader)
+    limits = Limits(max_file_bytes, max_notes, max_quarters, timeout)
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     cache_dir = Path(cache_dir or config.CACHE_DIR / "notes")
-    tables, report = [], LoadReport()
-    for path in map(Path, paths):
-        piece = path.relative_to(root).as_posix() if root else path.name
+    paths = [Path(p) for p in paths]
+    pieces = [_display_name(p.relative_to(root).as_posix() if root else p.name) for p in paths]
+    results: list[Extract | Skip | None] = [None] * len(paths)
+    entries: list[Path | None] = [None] * len(paths)
+    first_of: dict[str, int] = {}
+    to_read: list[int] = []
+    report = LoadReport()
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(paths), unit="file", desc="Reading MIDI", disable=not _show_progress(progress))
+    for i, path in enumerate(paths):
         try:
-            key = _cache_key(path)
-        except OSError as error:
-            report.skipped.append({"piece": piece, "reason": f"unreadable ({error.strerror})"})
+            data = file_bytes(path, limits)
+        except Skip as skip:
+            results[i] = skip
+            bar.update()
             continue
-        entry = cache_dir / f"{key}.json"
-        found = _cache_read(entry, piece) if cache else None
-        if found is None:
-            try:
-                found = midi_to_notes(path, piece)
-            except MidiLoadError as error:
-                label = error.reason + (f" ({error.detail})" if error.detail else "")
-                report.skipped.append({"piece": piece, "reason": label})
+        key = _cache_key(data, reader)
+        if skip_duplicates:
+            if key in first_of:
+                results[i] = Skip("duplicate", f"same content as {pieces[first_of[key]]}")
+                bar.update()
                 continue
-            if cache:
-                _cache_write(entry, *found)
-        notes, info = found
-        tables.append(notes)
-        report.used.append({"piece": piece, "notes": len(notes), "drum_hits": info["drum_hits"]})
-    notes = pd.concat(tables, ignore_index=True) if tables else tidy_notes(pd.DataFrame(columns=NOTE_COLUMNS))
-    return notes, report
+            first_of[key] = i
+        entries[i] = cache_dir / f"{key}.bin"
+        found = _cache_read(entries[i]) if cache else None
+        if isinstance(found, Extract):
+            results[i] = _check_limits(found, limits) or found
+            report.from_cache += 1
+        elif found is not None:
+            results[i] = found
+            report.from_cache += 1
+        else:
+            to_read.append(i)
+            continue
+        bar.update()
+
+    def done(index: int, result: Extract | Skip) -> None:
+        results[index] = result
+        if cache and (isinstance(result, Extract) or result.reason in _CACHED_SKIPS):
+            _cache_write(entries[index], result)
+        bar.update()
+
+    if workers is None:
+        many = len(to_read) >= PARALLEL_MIN_FILES
+        workers = min(_cpu_count(), MAX_WORKERS) if many else 1
+        # music21's reader cannot stop itself inside a track: only a process can be stopped
+        in_process = not many and not (reader == "music21" and limits.timeout)
+    else:
+        in_process = workers == 1
+    workers = max(1, min(workers, len(to_read)))
+    try:
+        if in_process or not to_read:
+            for i in to_read:
+                done(i, read_file(str(paths[i]), reader, limits))
+        else:
+            try:
+                pool = _Pool(workers, reader, limits)
+                try:
+                    pool.run([(i, str(paths[i])) for i in to_read], done)
+                finally:
+                    pool.close()
+            except (OSError, _PoolBroken):  # no processes to be had: read the rest here
+                for i in to_read:
+                    if results[i] is None:
+                        done(i, read_file(str(paths[i]), reader, limits))
+    finally:
+        bar.close()
+
+    kept: list[tuple[str, Extract]] = []
+    for piece, result in zip(pieces, results):
+        if isinstance(result, Extract):
+            entry = {"piece": piece, "notes": len(result), "drum_hits": result.drum_hits}
+            if result.warnings:
+                entry["warning"] = "; ".join(result.warnings)
+            report.used.append(entry)
+            kept.append((piece, result))
+        else:
+            reason = result.reason + (f" ({result.detail})" if result.detail else "")
+            report.skipped.append({"piece": piece, "reason": reason, "label": result.reason})
+    return _join(kept), report
+
+
+def _join(kept: list[tuple[str, Extract]]) -> pd.DataFrame:
+    """One notes table from many extracts, pieces in the order given."""
+    import pandas as pd
+
+    if not kept:
+        return tidy_notes(pd.DataFrame(columns=NOTE_COLUMNS))
+    counts = [len(extract) for _, extract in kept]
+    names = np.array([piece for piece, _ in kept], dtype=object)
+    instruments = [np.array(extract.instruments + [""], dtype=object)[extract.part] for _, extract in kept]
+    return pd.DataFrame(
+        {
+            "piece": np.repeat(names, counts),
+            "part": np.concatenate([e.part for _, e in kept]),
+            "instrument": np.concatenate(instruments),
+            "offset": np.concatenate([e.offset for _, e in kept]),
+            "duration": np.concatenate([e.duration for _, e in kept]),
+            "pitch": np.concatenate([e.pitch for _, e in kept]),
+            "velocity": np.concatenate([e.velocity for _, e in kept]),
+        },
+        columns=NOTE_COLUMNS,
+    )
 
 
 def load_midi_folder(
@@ -343,18 +687,22 @@ def load_midi_folder(
     """Load a folder of MIDI files (default: the shipped ``data/midi``).
 
     Args:
-        folder: any folder; searched recursively (see :func:`find_midi_files`).
+        folder: any folder; searched recursively (see :func:`find_midi_files`). Sub-folders
+            that cannot be listed are reported as skipped.
         limit: take only this many files — a reproducible random sample when ``seed`` is
             given (the chapter picks 5 at random), else the first ones in name order.
         seed: seed of that sample.
-        **kwargs: passed to :func:`load_midi_files` (``cache``, ``cache_dir``).
+        **kwargs: passed to :func:`load_midi_files` (``cache``, ``cache_dir``, ``reader``,
+            ``workers``, ``progress``, the limits, ``skip_duplicates``).
 
     Raises:
         FileNotFoundError: the folder does not exist.
         NoUsableMidiError: no file in it gave any pitched note.
     """
     folder = Path(folder or config.DATA_DIR)
-    paths = find_midi_files(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"MIDI folder not found: {folder}")
+    paths, problems = _walk_midi(folder)
     if limit is not None and limit < len(paths):
         if seed is None:
             paths = paths[:limit]
@@ -363,9 +711,12 @@ def load_midi_folder(
 
             paths = sorted(random.Random(seed).sample(paths, limit))
     notes, report = load_midi_files(paths, root=folder, **kwargs)
+    for piece, reason in problems:
+        report.skipped.append({"piece": _display_name(piece), "reason": reason, "label": "unreadable"})
     if notes.empty:
+        tally = ", ".join(f"{count:,} {label}" for label, count in report.reasons.items()) or "no MIDI files"
         raise NoUsableMidiError(
-            f"No usable MIDI in {folder}: {len(paths)} candidate files, none with pitched notes.\n"
+            f"No usable MIDI in {folder}: {len(paths)} candidate files, none with pitched notes ({tally}).\n"
             + str(report)
             + "\nPoint the loader at a folder of .mid/.midi files."
         )

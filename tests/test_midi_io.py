@@ -18,7 +18,7 @@ from conftest import (
     write_midi,
 )
 
-from helpers import midi_io
+from helpers import midi_io, midi_reader
 
 # ----------------------------------------------------------------------------- midi_to_notes
 
@@ -143,22 +143,28 @@ def test_find_midi_files_recursive_any_case_sorted(tmp_path):
     assert found == ["A.MID", "b.mid", "sub/c.midi", "sub/deeper/d.MiDi"]
 
 
-def test_find_midi_files_skips_hidden_dirs_links_and_folders(tmp_path):
+def test_find_midi_files_skips_hidden_searches_folders_and_lists_dangling_links(tmp_path):
     (tmp_path / "real.mid").write_bytes(b"MThd")
     (tmp_path / ".hidden.mid").write_bytes(b"MThd")
+    (tmp_path / "._real.mid").write_bytes(b"\x00\x05\x16\x07")  # a macOS resource fork
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "inside.mid").write_bytes(b"MThd")
     (tmp_path / "folder.mid").mkdir()  # a directory whose name looks like a MIDI file
     (tmp_path / "folder.mid" / "nested.mid").write_bytes(b"MThd")
-    os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")  # points nowhere
+    os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")  # points nowhere: listed, then reported
     found = [p.relative_to(tmp_path).as_posix() for p in midi_io.find_midi_files(tmp_path)]
-    assert found == ["folder.mid/nested.mid", "real.mid"]
+    assert found == ["dangling.mid", "folder.mid/nested.mid", "real.mid"]
 
 
-def test_find_midi_files_does_not_follow_folder_links(tmp_path):
+def test_find_midi_files_follows_folder_links_once_and_ends_loops(tmp_path):
     (tmp_path / "a.mid").write_bytes(b"MThd")
-    os.symlink(tmp_path, tmp_path / "loop")  # would recurse forever if followed
-    assert [p.name for p in midi_io.find_midi_files(tmp_path)] == ["a.mid"]
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.mid").write_bytes(b"MThd")
+    os.symlink(tmp_path, tmp_path / "loop")  # would recurse forever if followed blindly
+    os.symlink(tmp_path / "elsewhere", tmp_path / "linked")  # the same folder under two names
+    found = [p.relative_to(tmp_path).as_posix() for p in midi_io.find_midi_files(tmp_path)]
+    assert found[0] == "a.mid" and len(found) == 2
+    assert found[1] in ("elsewhere/b.mid", "linked/b.mid")
 
 
 def test_find_midi_files_keeps_names_with_spaces_and_non_ascii(tmp_path):
@@ -212,31 +218,42 @@ def test_load_midi_files_joins_pieces_and_counts_drums(midi_files):
 # ----------------------------------------------------------------------------- cache
 
 
-def test_cache_is_json_and_second_load_reads_it(midi_files, monkeypatch, tmp_path):
+def cache_entries():
     from helpers import config
 
+    return sorted((config.CACHE_DIR / "notes").glob("*.bin"))
+
+
+def test_cache_is_a_json_header_and_arrays_and_second_load_reads_it(midi_files, monkeypatch):
+    import numpy as np
+
     path = midi_files["two_part"]
-    first, _ = midi_io.load_midi_files([path])
-    entries = list((config.CACHE_DIR / "notes").glob("*.json"))
-    assert len(entries) == 1
-    payload = json.loads(entries[0].read_text())  # JSON, readable without unpickling anything
-    assert payload["version"] == midi_io.EXTRACTOR_VERSION
-    assert not entries[0].read_bytes().startswith(b"\x80")  # no pickle protocol header
+    first, report = midi_io.load_midi_files([path])
+    assert report.from_cache == 0
+    (entry,) = cache_entries()
+    blob = entry.read_bytes()
+    assert not blob.startswith(b"\x80")  # no pickle protocol header: nothing is unpickled
+    header_line, arrays = blob.split(b"\n", 1)
+    header = json.loads(header_line)
+    assert header["version"] == midi_io.EXTRACTOR_VERSION and header["notes"] == len(first)
+    assert header["instruments"] == ["Violin", "Violoncello"] and header["drum_hits"] == 0
+    pitch_at = 2 * len(first) + 16 * len(first)  # after part (int16), offset and duration (float64)
+    assert np.frombuffer(arrays, "<i2", len(first), pitch_at).tolist() == first["pitch"].tolist()
 
     def must_not_read(*args, **kwargs):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(midi_io, "midi_to_notes", must_not_read)
+    monkeypatch.setattr(midi_io, "read_file", must_not_read)
     second, report = midi_io.load_midi_files([path])
     assert second.equals(first)
-    assert report.used[0]["notes"] == len(first)
+    assert report.used[0]["notes"] == len(first) and report.from_cache == 1
 
 
 def test_cache_entry_serves_another_name_for_the_same_content(midi_files, tmp_path, monkeypatch):
     midi_io.load_midi_files([midi_files["scale"]])
     copy = tmp_path / "copy of scale.mid"
     copy.write_bytes(midi_files["scale"].read_bytes())
-    monkeypatch.setattr(midi_io, "midi_to_notes", lambda *a, **k: pytest.fail("cache not used"))
+    monkeypatch.setattr(midi_io, "read_file", lambda *a, **k: pytest.fail("cache not used"))
     notes, _ = midi_io.load_midi_files([copy])
     assert set(notes["piece"]) == {"copy of scale.mid"}
     assert list(notes["instrument"].unique()) == ["Piano"]
@@ -250,29 +267,70 @@ def test_changed_file_is_read_again(tmp_path):
     assert (len(first), len(second)) == (len(C_MAJOR_SCALE), 3)
 
 
-@pytest.mark.parametrize("damage", ["{not json", '{"version": 1}', '{"columns": {"part": [0]}, "instruments": []}'])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda blob: b"{not json" + blob,
+        lambda blob: b'{"version": 1}\n',  # an old extractor's entry
+        lambda blob: blob[:-3],  # arrays cut short
+        lambda blob: blob.replace(b'"instruments":["Piano"]', b'"instruments":[]'),  # parts without names
+        lambda blob: b"",
+    ],
+    ids=["not-json", "old-version", "cut-short", "parts-without-names", "empty"],
+)
 def test_corrupt_cache_entry_is_ignored_and_rewritten(midi_files, damage):
-    from helpers import config
-
     path = midi_files["scale"]
     first, _ = midi_io.load_midi_files([path])
-    (entry,) = (config.CACHE_DIR / "notes").glob("*.json")
-    entry.write_text(damage)
+    (entry,) = cache_entries()
+    good = entry.read_bytes()
+    entry.write_bytes(damage(good))
     second, report = midi_io.load_midi_files([path])
-    assert second.equals(first) and not report.skipped
-    assert json.loads(entry.read_text())["columns"]["pitch"] == first["pitch"].tolist()
+    assert second.equals(first) and not report.skipped and report.from_cache == 0
+    assert entry.read_bytes() == good
 
 
-def test_cache_can_be_switched_off(midi_files):
+def test_cached_skip_is_reused_and_reported_alike(tmp_path, monkeypatch):
+    path = write_midi(tmp_path / "silent.mid", [Track([])])
+    _, first = midi_io.load_midi_files([path])
+    monkeypatch.setattr(midi_io, "read_file", lambda *a, **k: pytest.fail("cache not used"))
+    _, second = midi_io.load_midi_files([path])
+    assert first.skipped == second.skipped and second.skipped[0]["label"] == "no pitched notes"
+    assert second.from_cache == 1
+
+
+def test_cached_notes_still_obey_the_limits(midi_files):
+    path = midi_files["scale"]
+    midi_io.load_midi_files([path])
+    _, report = midi_io.load_midi_files([path], max_notes=3)
+    assert report.from_cache == 1 and report.skipped[0]["label"] == "too many notes"
+    _, report = midi_io.load_midi_files([path], max_quarters=4.0)
+    assert report.skipped[0]["label"] == "too long"
+
+
+def test_cache_can_be_switched_off_and_then_reads_afresh(midi_files, monkeypatch):
     from helpers import config
 
+    midi_io.load_midi_files([midi_files["scale"]])
+    calls = []
+    real = midi_reader.read_file
+    monkeypatch.setattr(midi_io, "read_file", lambda *a: calls.append(a) or real(*a))
+    notes, report = midi_io.load_midi_files([midi_files["scale"]], cache=False)
+    assert len(calls) == 1 and report.from_cache == 0 and len(notes) == len(C_MAJOR_SCALE)
+    (config.CACHE_DIR / "notes").rename(config.CACHE_DIR / "gone")
     midi_io.load_midi_files([midi_files["scale"]], cache=False)
-    assert not (config.CACHE_DIR / "notes").exists()
+    assert not (config.CACHE_DIR / "notes").exists()  # nothing written
 
 
 def test_cache_dir_can_be_chosen(midi_files, tmp_path):
     midi_io.load_midi_files([midi_files["scale"]], cache_dir=tmp_path / "mycache")
-    assert len(list((tmp_path / "mycache").glob("*.json"))) == 1
+    assert len(list((tmp_path / "mycache").glob("*.bin"))) == 1
+
+
+def test_each_reader_has_its_own_cache_entry(midi_files):
+    for reader in ("fast", "music21"):
+        midi_io.load_midi_files([midi_files["scale"]], reader=reader)
+    midi_io.load_midi_files([midi_files["scale"]], reader="auto")  # the same entry as "fast"
+    assert len(cache_entries()) == 2
 
 
 # ----------------------------------------------------------------------------- load_midi_folder
@@ -348,3 +406,70 @@ def test_type_0_file_with_drums_on_the_same_track(tmp_path):
     assert sorted(notes["pitch"]) == sorted([60, 62, 64, 65] + [p for p, _, _ in BASS])
     assert len(notes) == count_pitched_note_ons(tmp_path / "type0.mid")
     assert info["drum_hits"] == count_drum_note_ons(tmp_path / "type0.mid") == len(DRUMS)
+
+
+# ----------------------------------------------------------------------------- readers, limits, report
+
+
+def test_instrument_names_are_music21s():
+    from music21 import instrument
+
+    for program in range(128):
+        try:
+            expected = instrument.instrumentFromMidiProgram(program).instrumentName or ""
+        except instrument.InstrumentException:
+            expected = ""
+        assert midi_reader.program_name(program) == expected, program
+
+
+@pytest.mark.parametrize("name", ["scale", "chords", "two_part", "with_drums"])
+def test_fast_and_music21_readers_give_the_same_table(midi_files, name):
+    fast, fast_info = midi_io.midi_to_notes(midi_files[name], reader="fast")
+    reference, reference_info = midi_io.midi_to_notes(midi_files[name], reader="music21")
+    assert fast.equals(reference) and fast_info == reference_info
+    assert midi_io.midi_to_notes(midi_files[name], reader="auto")[0].equals(fast)
+
+
+def test_bad_arguments_are_refused(midi_files):
+    path = midi_files["scale"]
+    with pytest.raises(ValueError, match="reader='pretty_midi'"):
+        midi_io.load_midi_files([path], reader="pretty_midi")
+    for limit in ({"max_notes": 0}, {"max_file_bytes": -1}, {"max_quarters": 0}, {"timeout": 0}):
+        with pytest.raises(ValueError, match=next(iter(limit))):
+            midi_io.load_midi_files([path], **limit)
+    with pytest.raises(ValueError, match="workers"):
+        midi_io.load_midi_files([path], workers=0)
+    assert len(midi_io.load_midi_files([path], timeout=None)[0]) == len(C_MAJOR_SCALE)
+
+
+def test_report_lists_a_few_skipped_files_then_tallies_them():
+    report = midi_io.LoadReport(
+        used=[{"piece": "good.mid", "notes": 10, "drum_hits": 2}],
+        skipped=[{"piece": f"bad_{i:02d}.mid", "reason": "corrupt (x)", "label": "corrupt"} for i in range(24)]
+        + [{"piece": "page.mid", "reason": "not MIDI (a web page)", "label": "not MIDI"}],
+    )
+    text = str(report).splitlines()
+    assert text[0] == "Used 1 of 26 files: 10 notes kept, 2 drum hits left out."
+    assert text[1] == "  skipped bad_00.mid: corrupt (x)" and len(text) == 1 + midi_io.REPORT_LIST_LIMIT + 2
+    assert text[-2] == "  ... and 5 more skipped (see report.to_frame())"
+    assert text[-1] == "Skipped 25 files: 24 corrupt, 1 not MIDI."
+    assert report.reasons == {"corrupt": 24, "not MIDI": 1}
+    assert len(report.to_frame()) == 26
+
+
+def test_report_shows_what_was_damaged_in_a_used_file(tmp_path, midi_files):
+    data = midi_files["scale"].read_bytes()
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(data[: len(data) - 20])  # the last notes of the last track are missing
+    notes, report = midi_io.load_midi_files([cut])
+    (entry,) = report.used
+    assert entry["warning"] == "track 2: cut off inside an event" and entry["notes"] == len(notes) > 0
+    assert "  damaged, kept what could be read: cut.mid: track 2: cut off inside an event" in str(report)
+    assert report.to_frame().loc[0, "reason"] == "track 2: cut off inside an event"
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(midi_files, capsys):
+    midi_io.load_midi_files([midi_files["scale"]], cache=False)
+    assert capsys.readouterr().err == ""  # tests, notebooks and pipes: no bar
+    midi_io.load_midi_files([midi_files["scale"]], cache=False, progress=True)
+    assert "Reading MIDI" in capsys.readouterr().err

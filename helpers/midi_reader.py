@@ -1,0 +1,608 @@
+"""MIDI bytes → notes: the readers behind :mod:`helpers.midi_io`, and the limits they keep.
+
+Explained in notebook 01 (why the notes are read from the file's own events). Nothing here
+imports pandas or music21 at start-up (music21 only for ``reader="music21"``), so worker
+processes start fast; :mod:`helpers.midi_io` builds the tables, caches and reports.
+
+**What is a note.** Every note-on event with a velocity above 0, outside channel 10, gives
+exactly one row, so the table holds as many notes as the file has pitched note-ons (the tests
+check this against ``mido``). A note-off, or a note-on with velocity 0, ends the oldest sounding
+note of its pitch on its channel; a note never released ends where its track ends. A note-off
+with nothing sounding is ignored — unless a note-on of its pitch follows at the same tick: that
+pair is a zero-length note (a grace note) written note-off first, as music21 writes them, and
+not the start of a note that would steal the next note-off (which gave notes of 600 quarter
+lengths in a Beethoven quartet movement). A part is one (track, channel) pair; its instrument is the
+General MIDI name of its program change, else the track's name. Times come from the file's
+ticks, nothing quantized: ticks ÷ ticks-per-quarter (files timed in SMPTE frames are read as
+120 quarter notes a minute). In a format-2 file the tracks are independent sequences and are
+placed one after the other.
+
+**Readers.** ``reader="music21"`` takes the events from music21's low-level ``music21.midi``
+module: the reference. ``reader="fast"`` (what ``"auto"`` picks) decodes the bytes itself,
+five to ten times faster, and is lenient where music21 gives up: format-2 files, SMPTE timing,
+wrong chunk lengths, files cut short, junk before the header or between tracks. Both feed the
+same pairing code, and the tests check that they give identical tables on every well-formed
+file (the shipped data and the edge cases of ``tests/test_midi_robustness.py``); damaged files
+each reader mends its own way, and those tests say how. ``reader="symusic"`` uses the C++ parser of the ``symusic`` package, for comparison:
+faster still, but it drops notes never released and zero-length notes written note-off first
+(98 of the 30,942 notes of ``data/midi``, changing the tokens of 11 of its 40 files), places
+format-2 tracks on top of each other and refuses SMPTE timing, so it is never the default.
+
+**Limits.** A file is skipped, with its reason, when it is larger than ``max_file_bytes``, holds
+more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or takes longer than
+``timeout`` seconds to read; see :func:`load_midi_files`.
+"""
+
+from __future__ import annotations
+
+import stat
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+#: MIDI channel of drums in General MIDI (channel 10, counted from 1; 9 counted from 0).
+DRUM_CHANNEL = 10
+#: Names accepted by the ``reader`` argument; ``"auto"`` means ``"fast"``.
+READERS = ("auto", "fast", "music21", "symusic")
+#: Largest file read, in bytes (8 MiB). Inclusive. Bounds the memory one file can take.
+MAX_FILE_BYTES = 8 * 1024 * 1024
+#: Most note-on events (pitched notes and drum hits together) read from one file. Inclusive.
+MAX_NOTES = 200_000
+#: Longest piece, in quarter lengths from the start to the end of its last note. Inclusive.
+#: 50,000 quarter lengths last about seven hours at 120 quarter notes a minute.
+MAX_QUARTERS = 50_000.0
+#: Seconds one file may take to read.
+TIMEOUT_S = 30.0
+#: How far into a file the MIDI header is looked for (RIFF ``.rmi`` wrappers, MacBinary), bytes.
+HEADER_SEARCH_BYTES = 1024
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The per-file limits of one load (see :func:`load_midi_files`)."""
+
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_notes: int = MAX_NOTES
+    max_quarters: float = MAX_QUARTERS
+    timeout: float | None = TIMEOUT_S
+
+    def __post_init__(self):
+        for name in ("max_file_bytes", "max_notes", "max_quarters"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"timeout must be positive seconds or None, got {self.timeout!r}")
+
+
+class Skip(Exception):
+    """Raised inside a reader: the file is skipped with this label and detail."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(reason, detail)
+        self.reason, self.detail = reason, detail
+
+
+def resolve_reader(reader: str) -> str:
+    if reader not in READERS:
+        raise ValueError(f"reader={reader!r}: expected one of {', '.join(READERS)}")
+    return "fast" if reader == "auto" else reader
+
+
+# ----------------------------------------------------------------------------- events → notes
+
+# Event kinds of the stream that every reader feeds to :meth:`_Collector.add_track`:
+# (tick, kind, channel counted from 1, a, b).
+_ON, _OFF, _PROGRAM, _NAME, _CLOCK = 0, 1, 2, 3, 4
+#: Events between two looks at the clock.
+_CLOCK_EVERY = 4096
+
+
+def program_name(program: int) -> str:
+    """General MIDI instrument name of a program number, as music21 names it."""
+    return _GM_NAMES[program] if 0 <= program < len(_GM_NAMES) else ""
+
+
+# music21's instrument.instrumentFromMidiProgram(p).instrumentName for p = 0..127, copied so
+# that reading never imports music21 (a test checks the copy against music21).
+_GM_NAMES = [
+    "Piano", "Piano", "Electric Piano", "Piano", "Electric Piano", "Electric Piano", "Harpsichord",
+    "Clavichord", "Celesta", "Glockenspiel", "Glockenspiel", "Vibraphone", "Marimba", "Xylophone",
+    "Tubular Bells", "Dulcimer", "Electric Organ", "Electric Organ", "Electric Organ",
+    "Pipe Organ", "Reed Organ", "Accordion", "Harmonica", "Accordion", "Acoustic Guitar",
+    "Acoustic Guitar", "Electric Guitar", "Electric Guitar", "Electric Guitar", "Electric Guitar",
+    "Electric Guitar", "Electric Guitar", "Acoustic Bass", "Electric Bass", "Electric Bass",
+    "Fretless Bass", "Electric Bass", "Electric Bass", "Electric Bass", "Electric Bass", "Violin",
+    "Viola", "Violoncello", "Contrabass", "StringInstrument", "StringInstrument", "Harp",
+    "Timpani", "StringInstrument", "StringInstrument", "StringInstrument", "StringInstrument",
+    "Choir", "Voice", "Voice", "Sampler", "Trumpet", "Trombone", "Tuba", "Trumpet", "Horn",
+    "Brass", "Brass", "Brass", "Soprano Saxophone", "Alto Saxophone", "Tenor Saxophone",
+    "Baritone Saxophone", "Oboe", "English Horn", "Bassoon", "Clarinet", "Piccolo", "Flute",
+    "Recorder", "Pan Flute", "Pan Flute", "Shakuhachi", "Whistle", "Ocarina", "Sampler", "Sampler",
+    "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler",
+    "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler",
+    "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler", "Sitar", "Banjo", "Shamisen",
+    "Koto", "Kalimba", "Bagpipes", "Violin", "Shehnai", "Glockenspiel", "Agogo", "Steel Drum",
+    "Woodblock", "Taiko", "Tom-Tom", "Sampler", "Sampler", "Sampler", "Sampler", "Sampler",
+    "Sampler", "Sampler", "Sampler", "Sampler", "Sampler",
+]
+
+
+@dataclass
+class Extract:
+    """What one reader got from one file: columns sorted by (offset, pitch, part)."""
+
+    part: np.ndarray  # int16
+    offset: np.ndarray  # float64, quarter lengths
+    duration: np.ndarray  # float64, quarter lengths
+    pitch: np.ndarray  # int16
+    velocity: np.ndarray  # int16
+    instruments: list[str]
+    drum_hits: int
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.pitch)
+
+    def info(self) -> dict:
+        return {"instruments": list(self.instruments), "drum_hits": self.drum_hits}
+
+
+class _Collector:
+    """Pairs note events track after track and checks the limits as it goes."""
+
+    def __init__(self, limits: Limits, ticks_per_quarter: float, deadline: float | None):
+        self.limits, self.deadline = limits, deadline
+        self.max_ticks = limits.max_quarters * ticks_per_quarter
+        self.ticks_per_quarter = ticks_per_quarter
+        self.rows: list[tuple[int, int, int, int, int]] = []  # (part, begin, end, pitch, velocity)
+        self.parts: dict[tuple[int, int], int] = {}
+        self.part_program: list[int | None] = []
+        self.part_track: list[int] = []
+        self.track_names: list[str] = []
+        self.note_ons = 0
+        self.drum_hits = 0
+
+    def check_clock(self) -> None:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise Skip("too slow", f"over the limit of {self.limits.timeout:g} s per file")
+
+    def too_long(self, tick: float) -> Skip:
+        return Skip(
+            "too long",
+            f"a note at {tick / self.ticks_per_quarter:,.0f} quarter lengths, "
+            f"over the limit of {self.limits.max_quarters:,.0f}",
+        )
+
+    def add_track(self, events: Iterable[tuple], track_index: int, shift: int = 0) -> int:
+        """Pair one track's events; return the track's last tick (before ``shift``)."""
+        rows = self.rows
+        max_ticks, max_notes = self.max_ticks - shift, self.limits.max_notes
+        programs: dict[int, int] = {}
+        sounding: dict[tuple[int, int], deque[tuple[int, int]]] = {}  # oldest first
+        unmatched_at, unmatched = -1, set()  # note-offs that found nothing sounding, at this tick
+        name = None
+        tick, count = 0, 0
+        for tick, kind, channel, a, b in events:
+            if kind == _ON:
+                self.note_ons += 1
+                if self.note_ons > max_notes:
+                    raise Skip("too many notes", f"over the limit of {max_notes:,} note-ons")
+                if tick > max_ticks:
+                    raise self.too_long(tick + shift)
+                if channel == DRUM_CHANNEL:
+                    self.drum_hits += 1
+                elif tick == unmatched_at and (channel, a) in unmatched:
+                    # Note-off, then note-on, at one tick with nothing sounding: a zero-length note
+                    # (a grace note) whose events were sorted note-offs first, as music21 writes them.
+                    unmatched.discard((channel, a))
+                    rows.append((self.part_of(track_index, channel, programs), tick + shift, tick + shift, a, b))
+                else:
+                    started = sounding.get((channel, a))
+                    if started is None:
+                        sounding[(channel, a)] = deque([(tick, b)])
+                    else:
+                        started.append((tick, b))
+            elif kind == _OFF:
+                started = sounding.get((channel, a))
+                if started:
+                    begin, velocity = started.popleft()
+                    part = self.part_of(track_index, channel, programs)
+                    rows.append((part, begin + shift, tick + shift, a, velocity))
+                elif channel != DRUM_CHANNEL:
+                    if tick != unmatched_at:
+                        unmatched_at, unmatched = tick, set()
+                    unmatched.add((channel, a))
+            elif kind == _PROGRAM:
+                programs[channel] = a
+            elif kind == _NAME:
+                if name is None:
+                    name = a
+            elif kind == _CLOCK:
+                self.check_clock()
+            count += 1
+            if count % _CLOCK_EVERY == 0:
+                self.check_clock()
+        end = tick
+        for (channel, pitch), started in sounding.items():  # notes never released end with the track
+            if started and end > max_ticks:
+                raise self.too_long(end + shift)
+            for begin, velocity in started:
+                rows.append((self.part_of(track_index, channel, programs), begin + shift, end + shift, pitch, velocity))
+        self.track_names.append(name.decode("latin-1").strip() if isinstance(name, bytes) else "")
+        return end
+
+    def part_of(self, track_index: int, channel: int, programs: dict[int, int]) -> int:
+        """The part of (track, channel), numbered in the order parts give their first note."""
+        part = self.parts.get((track_index, channel))
+        if part is None:
+            part = self.parts[(track_index, channel)] = len(self.parts)
+            self.part_program.append(programs.get(channel))
+            self.part_track.append(track_index)
+        return part
+
+    def finish(self, warnings: list[str]) -> Extract:
+        instruments = [
+            (program_name(program) if program is not None else "") or self.track_names[track]
+            for program, track in zip(self.part_program, self.part_track)
+        ]
+        if self.rows:
+            part, begin, end, pitch, velocity = (np.array(c, dtype=np.int64) for c in zip(*self.rows))
+        else:
+            part = begin = end = pitch = velocity = np.zeros(0, dtype=np.int64)
+        order = np.lexsort((part, pitch, begin))  # stable: equal keys keep the order of their note-offs
+        tpq = self.ticks_per_quarter
+        return Extract(
+            part=part[order].astype(np.int16),
+            offset=begin[order] / tpq,
+            duration=(end - begin)[order] / tpq,
+            pitch=pitch[order].astype(np.int16),
+            velocity=velocity[order].astype(np.int16),
+            instruments=instruments,
+            drum_hits=self.drum_hits,
+            warnings=warnings,
+        )
+
+
+def _ticks_per_quarter(division: int) -> float:
+    """Ticks per quarter note from the header's division; SMPTE time reads as 120 quarters a minute."""
+    if division & 0x8000:
+        frames = 256 - (division >> 8)  # 24, 25, 29 (29.97 drop-frame) or 30
+        ticks_per_frame = division & 0xFF
+        fps = 29.97 if frames == 29 else float(frames)
+        if frames not in (24, 25, 29, 30) or not ticks_per_frame:
+            raise Skip("corrupt", f"the header gives an invalid SMPTE time division 0x{division:04X}")
+        return fps * ticks_per_frame / 2.0
+    if not division:
+        raise Skip("corrupt", "the header gives no time division")
+    return float(division)
+
+
+# ----------------------------------------------------------------------------- the fast reader
+
+
+def _locate_header(data: bytes) -> tuple[int, list[str]]:
+    """Byte position of ``MThd``; raises ``Skip("not MIDI")`` for anything else."""
+    if data[:4] == b"MThd":
+        return 0, []
+    start = data.find(b"MThd", 0, HEADER_SEARCH_BYTES)
+    if start > 0:
+        wrapper = "a RIFF (.rmi) wrapper" if data[:4] == b"RIFF" else f"{start} bytes of something else"
+        return start, [f"the MIDI data starts after {wrapper}"]
+    if not data:
+        raise Skip("not MIDI", "the file is empty")
+    head = data[:64].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+        raise Skip("not MIDI", "a web page saved under a MIDI name")
+    if head.startswith(b"<"):
+        raise Skip("not MIDI", "a text/markup file saved under a MIDI name")
+    raise Skip("not MIDI", "the file does not start with a MIDI header")
+
+
+def _fast_events(track: bytes, problems: list[str], label: str, ended: list[bool]) -> Iterator[tuple]:
+    """Decode one track chunk's bytes into the event stream of :meth:`_Collector.add_track`.
+
+    Stops at End of Track (and then appends True to ``ended``). Damage that keeps the events
+    in step — a data byte above 127, a system message that has no place in a file — skips that
+    one event; damage after which the next event cannot be found (data where a status byte
+    belongs, an undefined status, a cut) ends the track there, keeping what came before. Both
+    are noted in ``problems``.
+    """
+    pos, tick, status, stop, count = 0, 0, 0, len(track), 0
+    bad_values = system = 0
+    try:
+        while pos < stop:
+            count += 1
+            if not count % _CLOCK_EVERY:  # events that are not notes count towards the time limit too
+                yield tick, _CLOCK, 0, 0, 0
+            byte = track[pos]
+            pos += 1
+            if byte < 0x80:
+                tick += byte
+            else:
+                delta, size = byte & 0x7F, 1
+                while byte & 0x80:
+                    byte = track[pos]
+                    pos += 1
+                    delta = (delta << 7) | (byte & 0x7F)
+                    size += 1
+                if size > 8:  # the standard allows 4; longer ones are read (as mido and music21 do) up to 8
+                    problems.append(f"{label}: a delta time longer than 8 bytes")
+                    break
+                tick += delta
+            byte = track[pos]
+            if byte & 0x80:
+                pos += 1
+                if byte < 0xF0:
+                    status = byte  # channel messages set running status; meta and sysex do not
+            elif status:
+                byte = status
+            else:
+                problems.append(f"{label}: a data byte where a status byte belongs")
+                break
+            kind = byte & 0xF0
+            if kind == 0x90 or kind == 0x80:
+                pitch, velocity = track[pos], track[pos + 1]
+                pos += 2
+                if pitch > 127 or velocity > 127:
+                    bad_values += 1
+                elif kind == 0x90 and velocity:
+                    yield tick, _ON, (byte & 0x0F) + 1, pitch, velocity
+                else:
+                    yield tick, _OFF, (byte & 0x0F) + 1, pitch, 0
+            elif kind == 0xC0:
+                program = track[pos]
+                pos += 1
+                if program > 127:
+                    bad_values += 1
+                else:
+                    yield tick, _PROGRAM, (byte & 0x0F) + 1, program, 0
+            elif kind == 0xB0 or kind == 0xE0 or kind == 0xA0:
+                pos += 2
+            elif kind == 0xD0:
+                pos += 1
+            elif byte == 0xFF or byte == 0xF0 or byte == 0xF7:
+                if byte == 0xFF:
+                    meta = track[pos]
+                    pos += 1
+                length, size = 0, 0
+                while True:
+                    part = track[pos]
+                    pos += 1
+                    length = (length << 7) | (part & 0x7F)
+                    size += 1
+                    if not part & 0x80 or size > 8:
+                        break
+                if size > 8:
+                    problems.append(f"{label}: an event length longer than 8 bytes")
+                    break
+                if byte == 0xFF:
+                    if meta == 0x2F:  # End of Track
+                        ended.append(True)
+                        break
+                    if meta == 0x03:
+                        yield tick, _NAME, 0, track[pos : pos + length], 0
+                pos += length
+                if pos > stop:
+                    problems.append(f"{label}: cut off inside a meta or sysex event")
+                    break
+            elif byte in _SYSTEM_DATA_BYTES:  # a message for a live MIDI cable, not for a file
+                pos += _SYSTEM_DATA_BYTES[byte]
+                system += 1
+            else:
+                problems.append(f"{label}: an undefined status byte 0x{byte:02X}")
+                break
+    except IndexError:
+        problems.append(f"{label}: cut off inside an event")
+    if bad_values:
+        problems.append(f"{label}: {bad_values} event(s) with a data byte above 127 skipped")
+    if system:
+        problems.append(f"{label}: {system} system message(s) skipped")
+    yield tick, -1, 0, 0, 0  # the track's last tick, for notes never released
+
+
+#: Data bytes after each system common and real-time status (0xF4 and 0xF5 are undefined).
+_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xF9: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFD: 0, 0xFE: 0}
+
+
+def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
+    """The built-in reader: bytes → notes, lenient about damage, bounded by ``limits``."""
+    start, warnings = _locate_header(data)
+    if len(data) < start + 14:
+        raise Skip("corrupt", "the MIDI header is cut off")
+    header_length = int.from_bytes(data[start + 4 : start + 8], "big")
+    if header_length < 6:
+        raise Skip("corrupt", f"the MIDI header is {header_length} bytes long, not 6")
+    midi_format = int.from_bytes(data[start + 8 : start + 10], "big")
+    declared_tracks = int.from_bytes(data[start + 10 : start + 12], "big")
+    collector = _Collector(limits, _ticks_per_quarter(int.from_bytes(data[start + 12 : start + 14], "big")), deadline)
+    if midi_format > 2:
+        warnings.append(f"unknown MIDI format {midi_format}, read as format 1")
+    problems: list[str] = []
+    pos = start + 8 + header_length
+    tracks, shift = 0, 0
+    while pos + 8 <= len(data):
+        chunk, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+        body, end = pos + 8, pos + 8 + length
+        if chunk != b"MTrk":
+            if chunk.isalpha() and end <= len(data):  # another kind of chunk: skipped, as the standard says
+                pos = end
+                continue
+            found = data.find(b"MTrk", pos + 1)
+            if found < 0:
+                break  # padding or junk after the last track: no music in it
+            problems.append(f"{found - pos} bytes of junk before track {tracks + 1}")
+            pos = found
+            continue
+        label = f"track {tracks + 1}"
+        length_right = end <= len(data) and (data[end - 3 : end] == b"\xff\x2f\x00" or data[end : end + 4] == b"MTrk")
+        if length_right:
+            stop = end  # End of Track, or the next track, is where the chunk length says
+        else:
+            found = data.find(b"MTrk", body)
+            stop = found if found >= 0 else len(data)
+        ended: list[bool] = []
+        known = len(problems)
+        last = collector.add_track(_fast_events(data[body:stop], problems, label, ended), tracks, shift)
+        if not length_right and len(problems) == known:  # the track read cleanly, its length was wrong
+            problems.append(f"{label}: cut off" if end > len(data) and not ended else f"{label}: wrong chunk length")
+        if midi_format == 2:
+            shift += last
+        tracks += 1
+        pos = stop
+        collector.check_clock()
+    if tracks == 0:
+        raise Skip("corrupt", "the file holds no track" + (f": {problems[0]}" if problems else ""))
+    if declared_tracks != tracks and not problems:
+        warnings.append(f"the header announces {declared_tracks} tracks, the file holds {tracks}")
+    extract = collector.finish(warnings + problems)
+    if not len(extract) and problems:
+        raise Skip("corrupt", problems[0])
+    return extract
+
+
+# ----------------------------------------------------------------------------- other readers
+
+
+def _music21_events(track) -> Iterator[tuple]:
+    """The event stream of one ``music21.midi.MidiTrack``, as :func:`_fast_events` gives it."""
+    from music21.midi import ChannelVoiceMessages, DeltaTime, MetaEvents
+
+    note_on, note_off = ChannelVoiceMessages.NOTE_ON, ChannelVoiceMessages.NOTE_OFF
+    program_change, track_name = ChannelVoiceMessages.PROGRAM_CHANGE, MetaEvents.SEQUENCE_TRACK_NAME
+    tick = 0
+    for event in track.events:
+        if isinstance(event, DeltaTime):
+            tick += event.time
+            continue
+        kind = event.type
+        if kind == note_on:
+            yield tick, _ON if event.velocity > 0 else _OFF, event.channel, event.pitch, event.velocity
+        elif kind == note_off:
+            yield tick, _OFF, event.channel, event.pitch, 0
+        elif kind == program_change:
+            yield tick, _PROGRAM, event.channel, event.data, 0
+        elif kind == track_name:
+            yield tick, _NAME, 0, event.data, 0
+    yield tick, -1, 0, 0, 0
+
+
+def _read_music21(data: bytes, limits: Limits, deadline: float | None) -> Extract:
+    """The reference reader: events from ``music21.midi``, paired by the same code."""
+    from music21 import midi
+
+    if data[:4] != b"MThd":
+        _locate_header(data)  # raises "not MIDI" with the reason
+        raise Skip("corrupt", "music21 needs the MIDI header at the start of the file")
+    midi_file = midi.MidiFile()
+    try:
+        midi_file.readstr(data)
+    except Exception as error:  # music21 raises many kinds on damaged files
+        raise Skip("corrupt", f"{type(error).__name__}: {error}") from error
+    if deadline is not None and time.perf_counter() > deadline:
+        raise Skip("too slow", f"over the limit of {limits.timeout:g} s per file")
+    collector = _Collector(limits, _ticks_per_quarter(int.from_bytes(data[12:14], "big")), deadline)
+    for index, track in enumerate(midi_file.tracks):
+        collector.add_track(_music21_events(track), index)
+    return collector.finish([])
+
+
+def _read_symusic(data: bytes, limits: Limits, deadline: float | None) -> Extract:
+    """symusic's C++ reader, for comparison (it loses some notes: see the module docstring)."""
+    import symusic
+
+    _locate_header(data)
+    try:
+        score = symusic.Score.from_midi(data)
+    except Exception as error:
+        raise Skip("corrupt", f"{type(error).__name__}: {error}") from error
+    tpq = float(score.ticks_per_quarter)
+    if tpq <= 0:
+        raise Skip("corrupt", "the header gives no time division")
+    columns: list[list[np.ndarray]] = [[], [], [], [], []]
+    instruments, drum_hits = [], 0
+    for track in score.tracks:
+        arrays = track.notes.numpy()
+        if track.is_drum:
+            drum_hits += len(arrays["pitch"])
+            continue
+        if not len(arrays["pitch"]):
+            continue
+        columns[0].append(np.full(len(arrays["pitch"]), len(instruments), dtype=np.int64))
+        for i, name in enumerate(("time", "duration", "pitch", "velocity"), start=1):
+            columns[i].append(arrays[name].astype(np.int64))
+        instruments.append(program_name(track.program) or track.name)
+    part, begin, length, pitch, velocity = (
+        np.concatenate(c) if c else np.zeros(0, dtype=np.int64) for c in columns
+    )
+    if len(pitch) + drum_hits > limits.max_notes:
+        raise Skip("too many notes", f"over the limit of {limits.max_notes:,} note-ons")
+    if len(pitch) and (begin + length).max() > limits.max_quarters * tpq:
+        raise Skip("too long", f"over the limit of {limits.max_quarters:,.0f} quarter lengths")
+    order = np.lexsort((part, pitch, begin))
+    return Extract(
+        part=part[order].astype(np.int16),
+        offset=begin[order] / tpq,
+        duration=length[order] / tpq,
+        pitch=pitch[order].astype(np.int16),
+        velocity=velocity[order].astype(np.int16),
+        instruments=instruments,
+        drum_hits=drum_hits,
+    )
+
+
+_READ = {"fast": _read_fast, "music21": _read_music21, "symusic": _read_symusic}
+
+
+def file_bytes(path: Path, limits: Limits) -> bytes:
+    """A file's bytes; raises ``Skip``: unreadable (missing, a link to nowhere, a folder or FIFO,
+    no permission) or too large (decided from its size, before reading)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise Skip("unreadable", "not a regular file")
+        if info.st_size > limits.max_file_bytes:
+            raise Skip("too large", f"{info.st_size:,} bytes, over the limit of {limits.max_file_bytes:,}")
+        with open(path, "rb") as handle:
+            return handle.read(limits.max_file_bytes + 1)  # a file that grew meanwhile is still bounded
+    except OSError as error:
+        broken = path.is_symlink() and not path.exists()
+        raise Skip("unreadable", "a link that points nowhere" if broken else (error.strerror or str(error))) from None
+
+
+def _extract(data: bytes, reader: str, limits: Limits) -> Extract:
+    """Run one reader on a file's bytes; raises ``Skip`` with the reason a file is not used."""
+    if len(data) > limits.max_file_bytes:
+        raise Skip("too large", f"{len(data):,} bytes, over the limit of {limits.max_file_bytes:,}")
+    deadline = time.perf_counter() + limits.timeout if limits.timeout else None
+    extract = _READ[reader](data, limits, deadline)
+    if not len(extract):
+        detail = f"{extract.drum_hits} drum hits only" if extract.drum_hits else "the file holds no notes"
+        raise Skip("no pitched notes", detail)
+    return extract
+
+
+def read_file(path: str, reader: str, limits: Limits) -> Extract | Skip:
+    """Read one file in whichever process runs this; never raises."""
+    try:
+        data = file_bytes(Path(path), limits)
+    except Skip as skip:
+        return skip
+    return extract_safely(data, reader, limits)
+
+
+def extract_safely(data: bytes, reader: str, limits: Limits) -> Extract | Skip:
+    try:
+        return _extract(data, reader, limits)
+    except Skip as skip:
+        return skip
+    except MemoryError:
+        return Skip("too large", "ran out of memory")
+    except Exception as error:  # a reader bug on strange input: reported, never fatal
+        return Skip("corrupt", f"reader error {type(error).__name__}: {error}")
