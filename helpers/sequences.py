@@ -77,15 +77,20 @@ def windows_dataset(
 ):
     """A ``tf.data.Dataset`` of ``(windows (batch, seq_length) int32, targets (batch,) int32)``.
 
-    Only ``codes`` and the list of start positions are held in memory; each batch gathers its
-    windows when it is needed. Targets are integer codes (sparse labels), ready for sparse
-    categorical cross-entropy.
+    Only ``codes`` and, while shuffling, one permutation of the window starts (8 bytes a
+    window) are held in memory; each batch gathers its windows when it is needed. Targets are
+    integer codes (sparse labels), ready for sparse categorical cross-entropy.
+
+    Shuffled, every epoch draws a new permutation (reproducibly, from ``seed``) and keeps whole
+    batches only, ``n // batch_size`` of them: a fixed batch shape lets Keras run about 1.5×
+    faster on a CPU, and the up to ``batch_size - 1`` windows left over are different ones each
+    epoch. Unshuffled (validation, inspection), every window comes once, in order.
 
     Args:
         codes: one stream of token codes.
         seq_length: steps per window (the chapter: 100).
         batch_size: windows per batch (the chapter: 64).
-        shuffle: reshuffle the windows every epoch (reproducibly, from ``seed``).
+        shuffle: reshuffle the windows every epoch, as above.
         seed: shuffling seed.
 
     Raises:
@@ -101,13 +106,25 @@ def windows_dataset(
         )
     stream = tf.constant(np.asarray(codes, dtype=np.int32))
     offsets = tf.range(seq_length, dtype=tf.int64)
-    starts = tf.data.Dataset.range(n)
     if shuffle:
-        starts = starts.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        # Dataset.shuffle(n) would hold every start as an element of its buffer (~200 bytes
+        # each); one int64 permutation per epoch holds 8.
+        def permutation(epoch_seed):
+            key = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
+            return tf.data.Dataset.from_tensor_slices(
+                tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+            )
+
+        epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        starts = epoch_seeds.flat_map(permutation).apply(tf.data.experimental.assert_cardinality(n))
+    else:
+        starts = tf.data.Dataset.range(n)
+    whole_batches_only = shuffle and n >= batch_size
 
     def cut(batch_starts):
         windows = tf.gather(stream, batch_starts[:, None] + offsets[None, :])
         targets = tf.gather(stream, batch_starts + seq_length)
         return windows, targets
 
-    return starts.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    batches = starts.batch(batch_size, drop_remainder=whole_batches_only)
+    return batches.map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)

@@ -166,3 +166,101 @@ def test_top_k_never_picks_outside_the_k_likeliest():
 def test_argmax_picks_the_likeliest_per_row():
     probs = np.array([[0.1, 0.9, 0.0], [0.6, 0.3, 0.1]])
     assert generation.choose_next(probs, np.random.default_rng(0), "argmax").tolist() == [1, 0]
+
+
+# ----------------------------------------------------------------------------- the fused step
+
+
+def reference_generate(stepper, codes, n_notes, temperature=1.0, seed=0):
+    """generate_codes written plainly: the layer-by-layer step and float64 sampling."""
+    rng = np.random.default_rng(seed)
+    states = stepper.initial_states(1)
+    for code in codes:
+        probs, states = stepper.reference_step(np.array([code]), states)
+    out = []
+    for _ in range(n_notes):
+        logits = np.log(np.maximum(probs.astype(np.float64), 1e-30)) / temperature
+        weights = np.exp(logits - logits.max())
+        cumulative = np.cumsum(weights)
+        out.append(int((cumulative <= rng.random() * cumulative[-1]).sum()))
+        probs, states = stepper.reference_step(np.array([out[-1]]), states)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("build", [models.build_gru_model, models.build_lstm_model])
+@pytest.mark.parametrize("encoding", ["scaled", "embedding"])
+def test_fused_step_equals_the_layer_by_layer_step(build, encoding):
+    stepper = generation.Stepper(small_model(build, encoding, seed=3))
+    codes = primer(batch=3, seed=4)
+    fused = reference = stepper.initial_states(3)
+    for t in range(SEQ):
+        probs, fused = stepper.step(codes[:, t], fused)
+        expected, reference = stepper.reference_step(codes[:, t], reference)
+        assert np.allclose(probs, expected, atol=1e-6)
+        assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(fused, reference))
+
+
+def test_step_leaves_the_states_passed_in_unchanged():
+    stepper = generation.Stepper(small_model(models.build_lstm_model))
+    _, states = stepper.warm_up(primer(batch=2))
+    kept = [s.copy() for s in states]
+    stepper.step(np.array([1, 2]), states)
+    assert all(np.array_equal(a, b) for a, b in zip(states, kept))
+
+
+def test_seeded_sampling_gives_the_plain_loops_piece():
+    """The fused step and the block sampler change nothing but float rounding."""
+    stepper = generation.Stepper(small_model(seed=5))
+    for temperature in (0.7, 1.0, 1.5):
+        ours = generation.generate_codes(stepper, primer(seed=6), 60, temperature=temperature, seed=11)
+        assert np.array_equal(ours, reference_generate(stepper, primer(seed=6), 60, temperature, seed=11))
+
+
+def test_a_model_without_a_final_softmax_is_sampled_from_its_outputs():
+    model = keras.Sequential(
+        [keras.Input(shape=(SEQ,), dtype="int32"), models.ScaleCodes(VOCAB), keras.layers.GRU(4),
+         keras.layers.Dense(VOCAB, activation="sigmoid")]
+    )
+    randomise(model, seed=7)
+    probs, _ = generation.Stepper(model).warm_up(primer(batch=2))
+    assert np.allclose(probs, model.predict(primer(batch=2), verbose=0), atol=1e-5)
+    codes = generation.generate_codes(model, primer(batch=2), 20, seed=0)
+    assert codes.shape == (2, 20) and codes.min() >= 0 and codes.max() < VOCAB
+
+
+def test_primer_codes_outside_the_vocabulary_are_an_error():
+    stepper = generation.Stepper(small_model())
+    with pytest.raises(ValueError, match="0..12"):
+        stepper.warm_up(np.array([0, 3, VOCAB]))
+    with pytest.raises(ValueError, match="integer"):
+        generation.generate_codes(stepper, np.array([0.5, 1.0]), 3)
+
+
+# ----------------------------------------------------------------------------- sampling a batch
+
+
+def test_batch_sampling_follows_probabilities_across_blocks():
+    """100 codes: four blocks of the two-level sampler, and a partial last one."""
+    weights = np.random.default_rng(0).random(100) ** 3
+    probs = np.tile(weights / weights.sum(), (60000, 1))
+    chosen = generation.choose_next(probs, np.random.default_rng(1))
+    assert np.abs(np.bincount(chosen, minlength=100) / len(chosen) - probs[0]).max() < 0.006
+
+
+def test_batch_sampling_never_picks_a_code_of_probability_zero():
+    probs = np.zeros((4000, 70))
+    probs[:, [0, 31, 32, 33, 69]] = [0.1, 0.3, 0.2, 0.25, 0.15]  # at block edges
+    probs[:, 40] = 1e-45  # below MIN_PROBABILITY: as good as zero
+    chosen = generation.choose_next(probs, np.random.default_rng(2))
+    assert set(np.unique(chosen)) == {0, 31, 32, 33, 69}
+    top_2 = generation.choose_next(probs, np.random.default_rng(3), top_k=2)
+    assert set(np.unique(top_2)) == {31, 33}
+
+
+def test_batch_of_pieces_sampled_with_top_k_stays_among_the_likeliest():
+    stepper = generation.Stepper(small_model(seed=8))
+    batch = primer(batch=40, seed=9)
+    probs, _ = stepper.warm_up(batch)
+    codes = generation.generate_codes(stepper, batch, 1, top_k=3, seed=0)[:, 0]
+    top_3 = np.argsort(probs, axis=1)[:, -3:]
+    assert all(code in row for code, row in zip(codes, top_3))

@@ -131,3 +131,19 @@ def test_events_to_codes_takes_the_chosen_pieces_in_order():
     assert sequences.events_to_codes(events, vocab).tolist() == [0, 1, 2, 0]
     assert sequences.events_to_codes(events, vocab, ["c", "a"]).tolist() == [0, 1, 0]
     assert sequences.events_to_codes(events, vocab, ["b"]).dtype == np.int32
+
+
+def test_shuffled_epochs_keep_whole_batches_of_distinct_windows():
+    codes = np.arange(105, dtype=np.int32)  # 100 windows of 5
+    dataset = sequences.windows_dataset(codes, 5, batch_size=32, shuffle=True, seed=1)
+    assert dataset.cardinality().numpy() == 3  # 100 // 32: a fixed batch shape
+    epochs = [np.concatenate([w.numpy()[:, 0] for w, _ in dataset]) for _ in range(2)]
+    for starts in epochs:
+        assert len(starts) == 96 and len(set(starts.tolist())) == 96  # no window twice
+    assert set(epochs[0].tolist()) != set(epochs[1].tolist()) or (epochs[0] != epochs[1]).any()
+
+
+def test_fewer_windows_than_a_batch_still_give_one_batch():
+    dataset = sequences.windows_dataset(np.arange(12, dtype=np.int32), 4, batch_size=64, shuffle=True)
+    (windows, targets), = list(dataset)
+    assert windows.shape == (8, 4) and sorted(targets.numpy().tolist()) == list(range(4, 12))
