@@ -422,7 +422,7 @@ def bench_preparation(n_notes: int, vocab_size: int, seq_length: int = chapter.S
     ))
     stage.rows.append(Row(
         "  of which windows + codes (no shuffle, MB)", "", number(ours_plain / mb), "", "", None,
-        "the rest: tf.data's shuffle buffer of start positions",
+        "the rest: the permutation of window starts and tf.data's batches",
     ))
     per_note_half, per_note = ours_half / (n_notes // 2), ours / n_notes
     growth = per_note / max(per_note_half, 1e-9)
