@@ -43,7 +43,8 @@ def main() -> int:
         start = time.perf_counter()
         notebook = nbformat.read(path, as_version=4)
         client = NotebookClient(
-            notebook, timeout=args.timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+            notebook, timeout=args.timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up notices from the kernel
         )
         try:
             client.execute()
