@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv beside the repository's files and install requirements.txt into it, once:
-# a later call reinstalls only when requirements.txt has changed. Sourced by run.sh and test.sh.
+# a later call reinstalls only when requirements.txt or requirements-no-deps.txt has changed.
+# Sourced by run.sh and test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -8,6 +9,9 @@ PYTHON_BIN="${PYTHON:-python3}"
 if ! "$PYTHON_BIN" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
   echo "error: Python 3.10 or newer is needed (found: $("$PYTHON_BIN" --version 2>&1)); set PYTHON=/path/to/python3" >&2
   exit 1
+fi
+if ! "$PYTHON_BIN" -c 'import sys; sys.exit(sys.version_info >= (3, 13))' 2>/dev/null; then
+  echo "note: every package has ready-made wheels for Python 3.10-3.12 (tested: 3.11); on $("$PYTHON_BIN" --version 2>&1) some packages (tinysoundfont) have no ready-made wheel and need a C++ compiler to install" >&2
 fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "Creating the virtual environment in .venv ..."
