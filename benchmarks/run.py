@@ -444,23 +444,6 @@ def bench_preparation(n_notes: int, vocab_size: int, seq_length: int = chapter.S
 # ----------------------------------------------------------------------------- stage 3: training
 
 
-def _epoch_timer():
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-
-    return EpochTimer()
-
-
 def cudnn_check(model, codes: np.ndarray) -> tuple[bool, str]:
     """Whether Keras runs every recurrent layer of ``model`` on cuDNN.
 
@@ -492,7 +475,7 @@ def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
     taking turns, so that other work on the machine slows both alike; the fastest epoch of
     each counts.
     """
-    from helpers import models
+    from helpers import models, training
 
     stage = Stage()
     tf = config.import_tensorflow()
@@ -513,7 +496,7 @@ def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
     ours = models.build_gru_model(len(vocab))
     dataset = sequences.windows_dataset(codes, chapter.SEQUENCE_LENGTH, chapter.BATCH_SIZE, seed=0)
 
-    chapter_timer, project_timer = _epoch_timer(), _epoch_timer()
+    chapter_timer, project_timer = training.EpochTimer(), training.EpochTimer()
     for _ in range(epochs):
         chapter.train(theirs, model_input, model_output, epochs=1, callbacks=[chapter_timer])
         ours.fit(dataset, epochs=1, verbose=0, shuffle=False, callbacks=[project_timer])  # the dataset shuffles

@@ -154,6 +154,10 @@ def build_lstm_model(
     )
 
 
+#: The model builders by architecture name, as recorded in a run's ``config.json``.
+BUILDERS = {"gru": build_gru_model, "lstm": build_lstm_model}
+
+
 def describe(model: keras.Model) -> dict:
     """What is needed to rebuild ``model``: architecture, sizes and encoding (saved in config.json)."""
     recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]

@@ -116,10 +116,9 @@ def train_run(
     train_pieces, val_pieces = sequences.split_by_piece(corpus.events["piece"], val_fraction, seed)
     train_codes = sequences.events_to_codes(corpus.events, corpus.vocab, train_pieces)
     val_codes = sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces) if val_pieces else None
-    builders = {"gru": models.build_gru_model, "lstm": models.build_lstm_model}
-    if architecture not in builders:
-        raise ValueError(f"architecture={architecture!r}: expected 'gru' or 'lstm'")
-    model = builders[architecture](len(corpus.vocab), seq_length, input_encoding=input_encoding, **model_options)
+    if architecture not in models.BUILDERS:
+        raise ValueError(f"architecture={architecture!r}: expected one of {', '.join(models.BUILDERS)}")
+    model = models.BUILDERS[architecture](len(corpus.vocab), seq_length, input_encoding=input_encoding, **model_options)
     run_dir = Path(run_dir) if run_dir else training.new_run_dir(architecture)
     write_primer(run_dir, corpus, val_pieces or train_pieces, seq_length)
     training.train(

@@ -41,14 +41,20 @@ def new_run_dir(name: str = "gru") -> Path:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds ``seconds`` (wall-clock time of the epoch, validation included) to each epoch's logs."""
+    """Times each epoch (wall clock, validation included): adds ``seconds`` to the epoch's logs
+    and keeps the list in ``self.seconds``."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
         if logs is not None:
-            logs["seconds"] = time.perf_counter() - self._start
+            logs["seconds"] = self.seconds[-1]
 
 
 def latest_run(prefix: str = "gru", runs_dir: Path | None = None) -> Path | None:
@@ -221,8 +227,9 @@ def load_run(run_dir: Path | str, weights: str | Path | None = "best"):
 
 def rebuild_model(settings: dict):
     """An untrained model with the architecture recorded in ``config.json``."""
-    build = models.build_lstm_model if settings["architecture"] == "lstm" else models.build_gru_model
-    return build(
+    if settings["architecture"] not in models.BUILDERS:
+        raise RunError(f"config.json names an unknown architecture {settings['architecture']!r}")
+    return models.BUILDERS[settings["architecture"]](
         settings["vocab_size"],
         settings["seq_length"],
         units=settings["units"],
