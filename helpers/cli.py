@@ -42,21 +42,29 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data", type=Path, default=config.DATA_DIR, help="folder of MIDI files, searched recursively (default: data/midi)")
     group.add_argument("--limit", type=_positive, help="use only this many files, a random sample drawn with --seed")
     group.add_argument("--seed", type=int, default=0, help="seed of the sample, the split and the initial weights (default 0)")
-    group.add_argument("--encoding", choices=["voiced", "chapter"], default="voiced", help="token encoding (default: voiced)")
+    group.add_argument("--encoding", choices=["voiced", "chapter", "midilike"], default="voiced",
+                       help="tokens: voiced chords (default), the chapter's chords, or midilike pitch/duration/time-shift "
+                            "events whose rhythm the model learns (notebook 08)")
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training")
-    group.add_argument("--arch", choices=["gru", "lstm"], default="gru", help="the chapter's GRU (default) or the LSTM composer")
-    group.add_argument("--units", type=_positive, nargs="+", help="recurrent layer sizes (default: GRU 16 64 64, LSTM 512 512 512)")
-    group.add_argument("--dropout", type=_fraction, default=0.3, help="dropout rate (default 0.3)")
-    group.add_argument("--dense-units", type=int, help="hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
-    group.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], default="scaled", help="input encoding (default: scaled, the chapter's)")
+    group.add_argument("--arch", choices=["gru", "lstm"], default="gru", help="GRU (default) or LSTM; with the chapter's recipe: the chapter's GRU or the LSTM composer")
+    group.add_argument("--recipe", choices=["chapter", "improved"],
+                       help="chapter: scaled input, one target per window, RMSprop (default for chord tokens); improved: "
+                            "embedding, a target at every step, Adam, learning rate schedule, early stopping, "
+                            "transposed copies (default for --encoding midilike; notebook 08)")
+    group.add_argument("--units", type=_positive, nargs="+", help="recurrent layer sizes (default: chapter GRU 16 64 64, LSTM 512 512 512; improved 256 256)")
+    group.add_argument("--dropout", type=_fraction, help="dropout rate (default: chapter 0.3, improved 0.2)")
+    group.add_argument("--dense-units", type=int, help="chapter recipe: hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
+    group.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], help="chapter recipe: input encoding (default: scaled, the chapter's; the improved recipe always embeds)")
+    group.add_argument("--learning-rate", type=_positive_float, help="initial learning rate (default: RMSprop 0.001, Adam 0.002)")
     group.add_argument("--epochs", type=_positive, help="epochs (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; with --resume: as started)")
-    group.add_argument("--batch-size", type=_positive, default=64, help="windows per batch (default 64)")
-    group.add_argument("--seq-length", type=_positive, default=100, help="notes per input window (default 100)")
+    group.add_argument("--batch-size", type=_positive, help="windows per batch (default: chapter 64, improved 32)")
+    group.add_argument("--seq-length", type=_positive, help="tokens per input window (default: chapter 100, improved 128)")
     group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
-    group.add_argument("--early-stopping", type=_positive, help="stop after this many epochs without improvement")
+    group.add_argument("--early-stopping", type=_positive, help="stop after this many epochs without improvement (default: chapter never, improved 5)")
+    group.add_argument("--no-transpose", action="store_true", help="improved recipe: train on the music as written, without transposed copies")
 
 
 def _add_generate_options(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +75,7 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
     group.add_argument("--gen-seed", type=int, default=0, help="sampling seed: the same seed gives the same piece (default 0)")
     group.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: the run's held-out primer)")
-    group.add_argument("--rhythm", choices=["data", "even"], default="data", help="rhythm from the data (default) or the chapter's even spacing")
+    group.add_argument("--rhythm", choices=["data", "even"], default="data", help="chord-token runs: rhythm from the data (default) or the chapter's even spacing; midilike runs play the rhythm the model wrote")
     group.add_argument("--instrument", default="Piano", help="instrument name (e.g. Violin) or General MIDI program 0..127 (default Piano)")
     group.add_argument("--audio", choices=["wav", "mp3", "both"], help="also render the piece as WAV and/or MP3 beside the MIDI file")
 
@@ -91,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--weights", default="best", help="'best' checkpoint (default), 'final' model, or a checkpoint file")
     generate.add_argument("--output", type=Path, help="MIDI file to write (default: a new file in RUN/generated/)")
     _add_generate_options(generate)
+    evaluate = commands.add_parser(
+        "evaluate", help="held-out cross-entropy beside n-gram baselines, and metrics of sampled pieces against the data",
+        description="Judge a run on its own validation pieces (notebook 09): next-token cross-entropy and accuracy "
+                    "beside unigram/bigram/trigram baselines on the same tokens; musical metrics of sampled pieces "
+                    "against the range of the validation pieces; the share of 8-grams copied from the training pieces.")
+    evaluate.add_argument("run", type=Path, help="run folder, e.g. outputs/runs/gru-improved-001")
+    evaluate.add_argument("--pieces", type=_positive, help="use only the first N validation pieces (default: all)")
+    evaluate.add_argument("--samples", type=_positive, default=8, help="pieces to sample for the metrics (default 8)")
+    evaluate.add_argument("--notes", type=_positive, default=200, help="notes per sampled piece (default 200)")
+    evaluate.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default 1.0)")
+    evaluate.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
+    evaluate.add_argument("--gen-seed", type=int, default=0, help="sampling seed (default 0)")
+    evaluate.add_argument("--weights", default="best", help="'best' checkpoint (default), 'final' model, or a checkpoint file")
     run = commands.add_parser("run", help="prepare, train and generate in one go",
                               description="prepare + train + generate, with the options of all three.")
     _add_data_options(run)
@@ -99,11 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recipe(args: argparse.Namespace) -> str:
+    return args.recipe or ("improved" if args.encoding == "midilike" else "chapter")
+
+
 def _model_options(args: argparse.Namespace) -> dict:
-    options = {"dropout": args.dropout}
+    options = {}
+    if args.dropout is not None:
+        options["dropout"] = args.dropout
     if args.units:
         options["units"] = tuple(args.units)
+    if args.learning_rate is not None:
+        options["learning_rate"] = args.learning_rate
     if args.dense_units is not None:
+        if _recipe(args) == "improved":
+            raise ValueError("--dense-units belongs to the chapter's recipe; the improved recipe has no hidden Dense layer")
         options["dense_units"] = args.dense_units or None
     return options
 
@@ -114,10 +145,14 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
     verbose = 1 if sys.stderr.isatty() else 2  # Keras' progress bar on a terminal, a line per epoch in logs
     if getattr(args, "resume", None):
         return pipeline.resume_run(run_dir, args.epochs, verbose=verbose)
+    improved = _recipe(args) == "improved"
+    if improved and args.input_encoding == "scaled":
+        raise ValueError("--input scaled belongs to the chapter's recipe; the improved recipe always uses an embedding")
     return pipeline.train_run(
-        corpus, args.arch, args.seq_length, args.epochs or config.pick(3, 30), args.batch_size,
-        args.val_fraction, args.input_encoding, args.seed, run_dir=run_dir, early_stopping=args.early_stopping,
-        verbose=verbose, **_model_options(args),
+        corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
+        args.batch_size or (32 if improved else 64), args.val_fraction, args.input_encoding or "scaled", args.seed,
+        run_dir=run_dir, early_stopping=args.early_stopping or (5 if improved else None), verbose=verbose,
+        recipe=_recipe(args), transpose=not args.no_transpose, **_model_options(args),
     )
 
 
@@ -134,12 +169,19 @@ def main(argv: list[str] | None = None) -> int:
             print(corpus.report)
             print(f"{len(corpus.events):,} events, {len(corpus.vocab):,} distinct tokens")
         if args.command in ("train", "run"):
-            run_dir = getattr(args, "resume", None) or training.new_run_dir(args.arch)
+            run_dir = getattr(args, "resume", None) or training.new_run_dir(
+                args.arch if _recipe(args) == "chapter" else f"{args.arch}-improved")
             _train(args, corpus, run_dir)
             history = training.read_history(run_dir)
             last = history.iloc[-1]
             losses = ", ".join(f"{name} {last[name]:.4f}" for name in ("loss", "val_loss") if name in history)
             print(f"run folder: {config.relative(run_dir)} ({len(history)} epochs; {losses})")
+        if args.command == "evaluate":
+            result = pipeline.evaluate_run(
+                args.run, pieces=args.pieces, samples=args.samples, n_notes=args.notes, temperature=args.temperature,
+                top_k=args.top_k, seed=args.gen_seed, weights=args.weights,
+            )
+            print(result)
         if args.command == "generate":
             run_dir = args.run
         if args.command in ("generate", "run"):

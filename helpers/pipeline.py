@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, export, midi_io, sequences, tokens
+from helpers import config, export, midi_io, midilike, sequences, tokens
 from helpers.tokens import Vocabulary
 
 #: Events of rhythm saved with a primer, so a run can generate without its training data.
@@ -34,14 +34,34 @@ class Corpus:
     sample_seed: int | None = None
 
 
+#: Token encodings: the two of :mod:`helpers.tokens` and the MIDI-like one of :mod:`helpers.midilike`.
+ENCODINGS = (*tokens.ENCODINGS, midilike.ENCODING)
+#: Training recipes: the chapter's (notebook 05) and the improved one (notebook 08).
+RECIPES = ("chapter", "improved")
+#: Transpositions of the training data in the improved recipe on MIDI-like tokens, in
+#: semitones: every key from a fourth down to a fourth up (12 versions of each window).
+TRANSPOSITIONS = tuple(range(-5, 7))
+
+
 def prepare(
     folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced"
 ) -> Corpus:
-    """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary."""
+    """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary.
+
+    ``encoding`` is ``"voiced"``, ``"chapter"`` (one token per chord, :mod:`helpers.tokens`)
+    or ``"midilike"`` (pitch, duration and time-shift tokens, :mod:`helpers.midilike`).
+    """
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding={encoding!r}: expected one of {', '.join(ENCODINGS)}")
     folder = Path(folder or config.DATA_DIR)
     notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed)
-    events = tokens.notes_to_events(notes, encoding)
-    return Corpus(notes, report, events, Vocabulary(events["token"], encoding), folder, limit, seed)
+    if encoding == midilike.ENCODING:
+        events = midilike.notes_to_events(notes)
+        vocab = midilike.vocabulary()
+    else:
+        events = tokens.notes_to_events(notes, encoding)
+        vocab = Vocabulary(events["token"], encoding)
+    return Corpus(notes, report, events, vocab, folder, limit, seed)
 
 
 def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None = None) -> dict:
@@ -55,17 +75,18 @@ def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None 
     chosen = events[events["piece"] == piece].head(max(seq_length, PRIMER_RHYTHM_EVENTS))
     if len(chosen) < 1:
         raise ValueError(f"piece {piece!r} has no events")
-    return {
-        "source": piece,
-        "tokens": chosen["token"].head(seq_length).tolist(),
-        "steps": [round(float(s), 6) for s in chosen["step"]],
-        "durations": [round(float(d), 6) for d in chosen["duration"]],
-    }
+    primer = {"source": piece, "tokens": chosen["token"].head(seq_length).tolist()}
+    if "step" in chosen:  # MIDI-like tokens carry their own rhythm
+        primer["steps"] = [round(float(s), 6) for s in chosen["step"]]
+        primer["durations"] = [round(float(d), 6) for d in chosen["duration"]]
+    return primer
 
 
 def primer_from_midi(path: Path | str, seq_length: int, encoding: str = "voiced") -> dict:
     """The opening ``seq_length`` events of a user's MIDI file as a primer (see :func:`primer_from_events`)."""
     notes, _ = midi_io.midi_to_notes(path)
+    if encoding == midilike.ENCODING:
+        return primer_from_events(midilike.notes_to_events(notes), seq_length)
     return primer_from_events(tokens.notes_to_events(notes, encoding), seq_length)
 
 
@@ -75,7 +96,8 @@ def write_primer(run_dir: Path | str, corpus: Corpus, pieces: list[str], seq_len
     all that :func:`generate_piece` needs, so a run can generate without its training data.
     """
     primer = primer_from_events(corpus.events[corpus.events["piece"].isin(pieces)], seq_length)
-    primer["even_step"] = export.chapter_step(corpus.events["offset"])
+    if "step" in corpus.events:
+        primer["even_step"] = export.chapter_step(corpus.events["offset"])
     (config.ensure_dir(Path(run_dir)) / "primer.json").write_text(json.dumps(primer))
     return primer
 
@@ -101,35 +123,72 @@ def train_run(
     run_dir: Path | str | None = None,
     early_stopping: int | None = None,
     verbose: int = 0,
+    recipe: str = "chapter",
+    transpose: bool = True,
     **model_options,
 ) -> Path:
     """Split by piece, build the model and train it into a new run folder; return the folder.
 
-    The folder is ``run_dir`` if given, else a new ``outputs/runs/<architecture>-NNN``.
-    ``model_options`` go to :func:`helpers.models.build_gru_model` / ``build_lstm_model``
-    (``units``, ``dropout``, ``dense_units``, ``embedding_dim``, ``learning_rate``). To continue
-    an interrupted or finished run, use :func:`resume_run`.
+    Two recipes:
+
+    ``"chapter"`` (notebook 05)
+        :func:`helpers.models.build_gru_model` / ``build_lstm_model``, one target after each
+        window, RMSprop; ``model_options`` are ``units``, ``dropout``, ``dense_units``,
+        ``embedding_dim``, ``learning_rate``.
+    ``"improved"`` (notebook 08)
+        :func:`helpers.models.build_sequence_model` (embedding, a target at every step, Adam),
+        the learning rate halved after 2 epochs without improvement, and on MIDI-like tokens
+        (unless ``transpose=False``) every training window played in one of the
+        :data:`TRANSPOSITIONS` at random; ``model_options`` are ``units``, ``dropout``,
+        ``embedding_dim``, ``learning_rate``; ``input_encoding`` is not used (always an
+        embedding).
+
+    The folder is ``run_dir`` if given, else a new ``outputs/runs/<architecture>-NNN``
+    (``<architecture>-improved-NNN`` for the improved recipe). To continue an interrupted or
+    finished run, use :func:`resume_run`.
     """
     from helpers import models, training
 
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe={recipe!r}: expected one of {', '.join(RECIPES)}")
+    if architecture not in ("gru", "lstm"):
+        raise ValueError(f"architecture={architecture!r}: expected gru or lstm")
     config.set_seed(seed)
     train_pieces, val_pieces = sequences.split_by_piece(corpus.events["piece"], val_fraction, seed)
     train_codes = sequences.events_to_codes(corpus.events, corpus.vocab, train_pieces)
     val_codes = sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces) if val_pieces else None
-    if architecture not in models.BUILDERS:
-        raise ValueError(f"architecture={architecture!r}: expected one of {', '.join(models.BUILDERS)}")
-    model = models.BUILDERS[architecture](len(corpus.vocab), seq_length, input_encoding=input_encoding, **model_options)
-    run_dir = Path(run_dir) if run_dir else training.new_run_dir(architecture)
+    if recipe == "chapter":
+        builder = architecture
+        builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "input_encoding": input_encoding,
+                        **model_options}
+    else:
+        builder = "sequence"
+        builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "layer": architecture, **model_options}
+    model = models.BUILDERS[builder](**builder_args)
+    builder_args = {key: list(value) if isinstance(value, tuple) else value for key, value in builder_args.items()}
+    tables = None
+    if recipe == "improved" and transpose and corpus.vocab.encoding == midilike.ENCODING:
+        tables = np.stack([midilike.transposition_table(corpus.vocab, k) for k in TRANSPOSITIONS])
+    name = architecture if recipe == "chapter" else f"{architecture}-improved"
+    run_dir = Path(run_dir) if run_dir else training.new_run_dir(name)
     write_primer(run_dir, corpus, val_pieces or train_pieces, seq_length)
     training.train(
         model, corpus.vocab, train_codes, val_codes, run_dir, epochs=epochs, batch_size=batch_size, seed=seed,
         early_stopping=early_stopping, verbose=verbose,
+        reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables,
         extra_config={
+            "recipe": recipe, "builder": builder, "builder_args": builder_args,
             "data": _folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
             "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
         },
     )
     return run_dir
+
+
+def run_corpus(settings: dict, vocab: Vocabulary) -> Corpus:
+    """The music a run was trained on, read again from the data folder its ``config.json`` records."""
+    folder = config.ROOT / settings["data"]  # an absolute path stays as it is
+    return prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding))
 
 
 def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0) -> Path:
@@ -146,17 +205,19 @@ def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | 
 
     run_dir = Path(run_dir)
     model, vocab, settings = training.load_run(run_dir, weights=None)
-    if corpus is None:
-        folder = config.ROOT / settings["data"]
-        corpus = prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding))
+    corpus = corpus or run_corpus(settings, vocab)
     try:
         train_codes = sequences.events_to_codes(corpus.events, vocab, settings["train_pieces"])
         val_codes = sequences.events_to_codes(corpus.events, vocab, settings["val_pieces"]) if settings["val_pieces"] else None
     except tokens.TokenError as error:
         raise training.RunError(f"{run_dir}: the data changed since this run started ({error})") from error
+    tables = None
+    if settings.get("transpositions"):
+        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
     training.train(
         model, vocab, train_codes, val_codes, run_dir, epochs=epochs or settings["epochs"],
         batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
+        reduce_lr_patience=settings.get("reduce_lr_patience"), transpositions=tables,
     )
     return run_dir
 
@@ -183,7 +244,7 @@ def generate_piece(
     ``primer_midi`` names a MIDI file; tokens the model does not know are mapped to the
     nearest known token (see :meth:`helpers.tokens.Vocabulary.encode`).
     """
-    from helpers import generation, training
+    from helpers import training
 
     run_dir = Path(run_dir)
     model, vocab, settings = training.load_run(run_dir, weights)
@@ -192,10 +253,38 @@ def generate_piece(
         primer = primer_from_midi(primer_midi, seq_length, vocab.encoding)
     else:
         primer = json.loads((run_dir / "primer.json").read_text())
-    codes = generation.generate_codes(
-        model, vocab.encode(primer["tokens"], unknown="nearest"), n_notes, method, temperature, top_k, seed
-    )
-    generated = vocab.decode(codes)
+    notes = generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm)
+    stem = f"{settings['architecture']}-{method}"
+    target = Path(output) if output else config.unique_path(run_dir / "generated", stem, ".mid")
+    path = export.notes_to_midi(notes, target, instrument)
+    return path, notes
+
+
+def generate_notes(
+    model_or_stepper,
+    vocab: Vocabulary,
+    primer: dict,
+    n_notes: int = 500,
+    method: str = "sample",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = 0,
+    rhythm: str = "data",
+    batch: int | None = None,
+) -> pd.DataFrame | list[pd.DataFrame]:
+    """New notes from a model and a primer (``primer.json``'s dict), for any token encoding.
+
+    Chord tokens (``voiced``, ``chapter``) give ``n_notes`` events placed by ``rhythm``
+    (``"data"``: the primer's passage; ``"even"``: the chapter's spacing). MIDI-like tokens
+    carry their own timing (``rhythm`` is not used): see :func:`generate_midilike_notes`.
+    With ``batch``, that many pieces from the same primer, returned as a list.
+    """
+    from helpers import generation
+
+    stepper = model_or_stepper if isinstance(model_or_stepper, generation.Stepper) else generation.Stepper(model_or_stepper)
+    primer_codes = vocab.encode(primer["tokens"], unknown="nearest")
+    if vocab.encoding == midilike.ENCODING:
+        return generate_midilike_notes(stepper, vocab, primer_codes, n_notes, method, temperature, top_k, seed, batch)
     if rhythm == "data":
         rhythm_events = pd.DataFrame({"step": primer["steps"], "duration": primer["durations"]})
         offsets, durations = export.data_rhythm(rhythm_events, n_notes, start=len(primer["tokens"]))
@@ -204,8 +293,156 @@ def generate_piece(
         offsets, durations = export.even_rhythm(n_notes, step)
     else:
         raise ValueError(f"rhythm={rhythm!r}: expected one of {', '.join(export.RHYTHMS)}")
-    notes = export.tokens_to_notes(generated, offsets, durations)
-    stem = f"{settings['architecture']}-{method}"
-    target = Path(output) if output else config.unique_path(run_dir / "generated", stem, ".mid")
-    path = export.notes_to_midi(notes, target, instrument)
-    return path, notes
+    primers = np.repeat(primer_codes[None, :], batch or 1, axis=0)
+    codes = generation.generate_codes(stepper, primers, n_notes, method, temperature, top_k, seed)
+    pieces = [export.tokens_to_notes(vocab.decode(row), offsets, durations) for row in codes]
+    return pieces if batch else pieces[0]
+
+
+def generate_midilike_notes(
+    model_or_stepper,
+    vocab: Vocabulary,
+    primer_codes: np.ndarray,
+    n_notes: int = 500,
+    method: str = "sample",
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = 0,
+    batch: int | None = None,
+) -> pd.DataFrame | list[pd.DataFrame]:
+    """Continue a primer of MIDI-like codes until ``n_notes`` notes are written; decode them.
+
+    The timing comes from the model's own ``T`` and ``D`` tokens (notebook 08). The primer is
+    not part of the piece. With ``batch``, as many pieces are made at once from the same
+    primer (different random draws) and a list of notes tables is returned.
+    """
+    from helpers import generation
+
+    stepper = model_or_stepper if isinstance(model_or_stepper, generation.Stepper) else generation.Stepper(model_or_stepper)
+    primer = np.asarray(primer_codes)
+    primers = np.repeat(primer[None, :], batch or 1, axis=0)
+    length = max(8, int(n_notes * 2.5))  # about 2 tokens per note in music; more if needed
+    while True:
+        codes = generation.generate_codes(stepper, primers, length, method, temperature, top_k, seed)
+        pieces = [midilike.tokens_to_notes(vocab.decode(row)) for row in codes]
+        if all(len(piece) >= n_notes for piece in pieces) or length >= 40 * max(n_notes, 1):
+            break
+        length *= 2  # the same seed draws the same numbers first, so the start of the piece stays
+    pieces = [piece.head(n_notes).reset_index(drop=True) for piece in pieces]
+    return pieces if batch else pieces[0]
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate_run` measured; ``str()`` gives the report the CLI prints.
+
+    Attributes:
+        run: the run folder.
+        cross_entropy: :func:`helpers.evaluate.baseline_table` — the run (row named after its
+            folder) beside the unigram, bigram and trigram on the same validation tokens.
+        samples: the sampled pieces (notes tables).
+        verdicts: :func:`helpers.evaluate.verdicts` of the samples against windows of the
+            validation pieces of the same number of events.
+        copy: :func:`helpers.evaluate.copy_check` of the samples.
+        argmax_longest_run: longest run of one event in the argmax continuation of the primer
+            (``None``: argmax wrote no note at all).
+        silent_samples: sampled pieces left out because they hold no note.
+    """
+
+    run: Path
+    encoding: str
+    cross_entropy: pd.DataFrame
+    samples: list[pd.DataFrame]
+    verdicts: pd.DataFrame
+    copy: pd.Series
+    argmax_longest_run: int | None
+    silent_samples: int = 0
+
+    def __str__(self) -> str:
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            inside = int(self.verdicts["inside"].sum())
+            lines = [
+                f"run {config.relative(self.run)} ({self.encoding} tokens), "
+                f"{int(self.cross_entropy['tokens'].iloc[0]):,} held-out tokens",
+                "",
+                "next-token cross-entropy on the validation pieces (nats/token; lower is better):",
+                self.cross_entropy.round(3).to_string(),
+                "",
+                f"{len(self.samples)} sampled pieces against windows of the validation pieces "
+                f"({inside} of {len(self.verdicts)} metrics inside the range):",
+                self.verdicts.round(3).to_string(),
+                "",
+                f"copied 8-event runs: generated {self.copy['generated']:.1%}, "
+                f"validation pieces {self.copy['validation']:.1%} (both against the training pieces)",
+                "argmax: " + (f"longest run of one event {self.argmax_longest_run}" if self.argmax_longest_run is not None
+                              else "no note at all (only time shifts or durations)"),
+            ]
+            if self.silent_samples:
+                lines.append(f"{self.silent_samples} sampled piece(s) without a single note were left out")
+        return "\n".join(lines)
+
+
+def evaluate_run(
+    run_dir: Path | str,
+    pieces: int | None = None,
+    samples: int = 8,
+    n_notes: int = 200,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = 0,
+    weights: str | Path = "best",
+    corpus: Corpus | None = None,
+) -> Evaluation:
+    """Judge a run on its own validation pieces (notebook 09; ``python -m helpers evaluate``).
+
+    Args:
+        run_dir: the run folder; its data folder is read again (or pass ``corpus``).
+        pieces: use only the first ``pieces`` validation pieces (default: all).
+        samples: pieces sampled from the run's primer for the musical metrics.
+        n_notes: notes (MIDI-like) or events (chord tokens) per sampled piece.
+        temperature, top_k, seed: sampling settings (see :mod:`helpers.generation`).
+        weights: as for :func:`helpers.training.load_run`.
+
+    Raises:
+        helpers.training.RunError: the run has no validation pieces, or its data folder is gone.
+    """
+    from helpers import evaluate, generation, training
+
+    run_dir = Path(run_dir)
+    model, vocab, settings = training.load_run(run_dir, weights)
+    val_pieces = list(settings.get("val_pieces") or [])[: pieces or None]
+    if not val_pieces:
+        raise training.RunError(f"{run_dir}: the run has no validation pieces to evaluate on (trained with --val-fraction 0)")
+    try:
+        corpus = corpus or run_corpus(settings, vocab)
+    except (midi_io.MidiError, FileNotFoundError, NotADirectoryError) as error:
+        raise training.RunError(f"{run_dir}: cannot read the run's data again ({error})") from error
+    by_piece = dict(tuple(corpus.events.groupby("piece", sort=False)["token"]))
+    missing = [p for p in [*settings["train_pieces"], *val_pieces] if p not in by_piece]
+    if missing:
+        raise training.RunError(f"{run_dir}: {len(missing)} of the run's pieces are no longer in its data folder, e.g. {missing[0]}")
+
+    def codes(names):
+        return [vocab.encode(by_piece[name].tolist(), unknown="nearest") for name in names]
+
+    stepper = generation.Stepper(model)
+    table = evaluate.baseline_table(
+        codes(settings["train_pieces"]), codes(val_pieces), len(vocab),
+        {run_dir.name: evaluate.stepper_scores(stepper, codes(val_pieces))},
+    )
+    primer = json.loads((run_dir / "primer.json").read_text())
+    sampled = generate_notes(stepper, vocab, primer, n_notes, "sample", temperature, top_k, seed, batch=samples)
+    sampled = [notes.assign(piece=f"sample-{i + 1}") for i, notes in enumerate(sampled)]
+    silent = sum(notes.empty for notes in sampled)  # a model may write only time shifts
+    sampled = [notes for notes in sampled if not notes.empty]
+    if not sampled:
+        raise training.RunError(f"{run_dir}: none of the {samples} sampled pieces has a note; train the model longer")
+    metrics = evaluate.metrics_table({notes["piece"].iloc[0]: notes for notes in sampled})
+    val_notes = corpus.notes[corpus.notes["piece"].isin(val_pieces)]
+    train_notes = corpus.notes[corpus.notes["piece"].isin(settings["train_pieces"])]
+    n_events = int(np.median([len(evaluate.event_tokens(notes)[notes["piece"].iloc[0]]) for notes in sampled]))
+    verdicts = evaluate.verdicts(metrics, evaluate.validation_ranges(val_notes, n_events))
+    copy = evaluate.copy_check(pd.concat(sampled, ignore_index=True), train_notes, val_notes)
+    argmax = generate_notes(stepper, vocab, primer, n_notes, "argmax")
+    longest = int(evaluate.music_metrics(argmax)["longest_run"]) if len(argmax) else None
+    return Evaluation(run_dir, vocab.encoding, table, sampled, verdicts, copy, longest, silent)

@@ -128,3 +128,78 @@ def windows_dataset(
 
     batches = starts.batch(batch_size, drop_remainder=whole_batches_only)
     return batches.map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def count_sequence_windows(n_codes: int, seq_length: int) -> int:
+    """Windows of :func:`sequence_windows_dataset` per epoch: ``(n_codes - 1) // seq_length - 1``
+    (one window less than fits, so that every epoch can start at another phase)."""
+    return max(0, (int(n_codes) - 1) // int(seq_length) - 1)
+
+
+def sequence_windows_dataset(
+    codes: np.ndarray,
+    seq_length: int,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: int = 0,
+    transpositions: np.ndarray | None = None,
+):
+    """Windows with a target at *every* step, for the improved recipe (notebook 08).
+
+    Each element is ``(windows (batch, seq_length), targets (batch, seq_length))`` of int32,
+    where ``targets[:, t]`` is the code that follows ``windows[:, t]``. The windows do not
+    overlap, so an epoch sees every code once: shuffled, every epoch starts them at a new
+    random phase (0..seq_length-1) and in a new order; unshuffled (validation), they start
+    at 0, in order.
+
+    Args:
+        codes: one stream of token codes.
+        seq_length: steps per window.
+        batch_size: windows per batch.
+        shuffle: new phase and order every epoch (training).
+        seed: seed of the phases, orders and transpositions.
+        transpositions: optional ``(k, vocab_size)`` tables of code → code (see
+            :func:`helpers.midilike.transposition_table`; ``-1`` entries leave the code as it
+            is); each training window is played through one table drawn at random — the data
+            augmented by transposition. Only used with ``shuffle``.
+
+    Raises:
+        ValueError: too few codes for one window.
+    """
+    from helpers import config
+
+    tf = config.import_tensorflow()
+    n = count_sequence_windows(len(codes), seq_length)
+    if n == 0:
+        raise ValueError(
+            f"{len(codes)} codes give no window of {seq_length}: use more music or a shorter seq_length"
+        )
+    stream = tf.constant(np.asarray(codes, dtype=np.int32))
+    offsets = tf.range(seq_length + 1, dtype=tf.int64)
+    if shuffle:
+        def epoch_starts(epoch_seed):
+            key = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
+            phase = tf.random.stateless_uniform([], key, maxval=seq_length, dtype=tf.int64)
+            order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+            return tf.data.Dataset.from_tensor_slices(phase + order * seq_length)
+
+        epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        starts = epoch_seeds.flat_map(epoch_starts).apply(tf.data.experimental.assert_cardinality(n))
+    else:
+        starts = tf.data.Dataset.range(n).map(lambda i: i * seq_length)
+    tables = None
+    if shuffle and transpositions is not None and len(transpositions):
+        table_array = np.asarray(transpositions, dtype=np.int32)
+        table_array = np.where(table_array < 0, np.arange(table_array.shape[1], dtype=np.int32), table_array)
+        tables = tf.constant(table_array)
+
+    def cut(batch_starts):
+        spans = tf.gather(stream, batch_starts[:, None] + offsets[None, :])
+        if tables is not None:
+            key = tf.stack([batch_starts[0], tf.constant(seed + 1, tf.int64)])
+            which = tf.random.stateless_uniform(tf.shape(batch_starts), key, maxval=tables.shape[0], dtype=tf.int32)
+            spans = tf.gather(tf.gather(tables, which), spans, batch_dims=1)  # window i through table which[i]
+        return spans[:, :-1], spans[:, 1:]
+
+    batches = starts.batch(batch_size, drop_remainder=shuffle and n >= batch_size)
+    return batches.map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)

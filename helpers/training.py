@@ -92,6 +92,8 @@ def train(
     early_stopping: int | None = None,
     extra_config: dict | None = None,
     verbose: int = 0,
+    reduce_lr_patience: int | None = None,
+    transpositions: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Fit ``model`` on windows of ``train_codes``, checkpointing into ``run_dir``.
 
@@ -111,6 +113,15 @@ def train(
         early_stopping: stop after this many epochs without improvement (``None``: never).
         extra_config: more settings to record in ``config.json`` (data folder, pieces, …).
         verbose: Keras' verbosity (0 in notebooks).
+        reduce_lr_patience: halve the learning rate after this many epochs without
+            improvement (``None``: keep it; the improved recipe of notebook 08 uses 2).
+        transpositions: code tables for transposed copies of the training windows (see
+            :func:`helpers.sequences.sequence_windows_dataset`); models that predict every
+            step only.
+
+    A model that predicts the next token after every step (:func:`helpers.models.build_sequence_model`)
+    trains on non-overlapping windows with a target at each step; the chapter's models on
+    every window with one target after its last step.
 
     Returns:
         the whole history, one row per epoch (``epoch``, ``loss`` and, with validation,
@@ -121,9 +132,18 @@ def train(
     description = models.describe(model)
     if description["vocab_size"] != len(vocab):
         raise RunError(f"the model predicts {description['vocab_size']} tokens but the vocabulary has {len(vocab)}")
-    train_data = sequences.windows_dataset(train_codes, seq_length, batch_size, shuffle=True, seed=seed)
-    has_val = val_codes is not None and sequences.count_windows(len(val_codes), seq_length) > 0
-    val_data = sequences.windows_dataset(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
+    if models.predicts_every_step(model):
+        count = sequences.count_sequence_windows
+        train_data = sequences.sequence_windows_dataset(
+            train_codes, seq_length, batch_size, shuffle=True, seed=seed, transpositions=transpositions
+        )
+        has_val = val_codes is not None and count(len(val_codes), seq_length) > 0
+        val_data = sequences.sequence_windows_dataset(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
+    else:
+        count = sequences.count_windows
+        train_data = sequences.windows_dataset(train_codes, seq_length, batch_size, shuffle=True, seed=seed)
+        has_val = val_codes is not None and count(len(val_codes), seq_length) > 0
+        val_data = sequences.windows_dataset(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
     monitor = "val_loss" if has_val else "loss"
 
     vocab.save(run_dir / "vocab.json")
@@ -133,8 +153,10 @@ def train(
         "batch_size": batch_size,
         "seed": seed,
         "monitor": monitor,
-        "train_windows": sequences.count_windows(len(train_codes), seq_length),
-        "val_windows": sequences.count_windows(len(val_codes), seq_length) if has_val else 0,
+        "train_windows": count(len(train_codes), seq_length),
+        "val_windows": count(len(val_codes), seq_length) if has_val else 0,
+        "reduce_lr_patience": reduce_lr_patience,
+        "transpositions": 0 if transpositions is None else len(transpositions),
         **(extra_config or {}),
     }
     config_path = run_dir / "config.json"
@@ -160,6 +182,8 @@ def train(
     config.ensure_dir(run_dir / "checkpoints")
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping))
+    if reduce_lr_patience:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=reduce_lr_patience))
     model.fit(
         train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
     )  # shuffle=False: the dataset shuffles its windows itself
@@ -226,7 +250,15 @@ def load_run(run_dir: Path | str, weights: str | Path | None = "best"):
 
 
 def rebuild_model(settings: dict):
-    """An untrained model with the architecture recorded in ``config.json``."""
+    """An untrained model with the architecture recorded in ``config.json``.
+
+    Runs that record their builder and its arguments (``builder``, ``builder_args``) are
+    rebuilt from exactly those; older runs from the sizes read off their layers.
+    """
+    if "builder" in settings:
+        if settings["builder"] not in models.BUILDERS:
+            raise RunError(f"config.json names an unknown model builder {settings['builder']!r}")
+        return models.BUILDERS[settings["builder"]](**settings["builder_args"])
     if settings["architecture"] not in models.BUILDERS:
         raise RunError(f"config.json names an unknown architecture {settings['architecture']!r}")
     return models.BUILDERS[settings["architecture"]](
