@@ -64,6 +64,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seq-length", type=_positive, help="tokens per input window (default: chapter 100, improved 128)")
     group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
     group.add_argument("--early-stopping", type=_positive, help="stop after this many epochs without improvement (default: chapter never, improved 5)")
+    group.add_argument("--time-limit", type=_positive_float, metavar="MINUTES", help="stop after the last epoch that ends within this many minutes")
     group.add_argument("--no-transpose", action="store_true", help="improved recipe: train on the music as written, without transposed copies")
 
 
@@ -152,7 +153,8 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
         corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
         args.batch_size or (32 if improved else 64), args.val_fraction, args.input_encoding or "scaled", args.seed,
         run_dir=run_dir, early_stopping=args.early_stopping or (5 if improved else None), verbose=verbose,
-        recipe=_recipe(args), transpose=not args.no_transpose, **_model_options(args),
+        recipe=_recipe(args), transpose=not args.no_transpose,
+        time_limit=args.time_limit * 60 if args.time_limit else None, **_model_options(args),
     )
 
 

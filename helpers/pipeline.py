@@ -125,6 +125,7 @@ def train_run(
     verbose: int = 0,
     recipe: str = "chapter",
     transpose: bool = True,
+    time_limit: float | None = None,
     **model_options,
 ) -> Path:
     """Split by piece, build the model and train it into a new run folder; return the folder.
@@ -142,6 +143,8 @@ def train_run(
         :data:`TRANSPOSITIONS` at random; ``model_options`` are ``units``, ``dropout``,
         ``embedding_dim``, ``learning_rate``; ``input_encoding`` is not used (always an
         embedding).
+
+    ``time_limit`` (seconds) ends training after the last epoch that fits in it.
 
     The folder is ``run_dir`` if given, else a new ``outputs/runs/<architecture>-NNN``
     (``<architecture>-improved-NNN`` for the improved recipe). To continue an interrupted or
@@ -175,7 +178,7 @@ def train_run(
     training.train(
         model, corpus.vocab, train_codes, val_codes, run_dir, epochs=epochs, batch_size=batch_size, seed=seed,
         early_stopping=early_stopping, verbose=verbose,
-        reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables,
+        reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
         extra_config={
             "recipe": recipe, "builder": builder, "builder_args": builder_args,
             "data": _folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,

@@ -40,6 +40,29 @@ def new_run_dir(name: str = "gru") -> Path:
     return config.unique_path(config.RUNS_DIR, name)
 
 
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training after the epoch that would let the next one end past ``seconds`` of wall
+    clock (counted from the start of training): a budget instead of a number of epochs."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = float(seconds)
+        self.stopped_early = False
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        self._epoch_start = self._start
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if now + (now - self._epoch_start) - self._start > self.seconds:
+            self.model.stop_training = True
+            self.stopped_early = True
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Times each epoch (wall clock, validation included): adds ``seconds`` to the epoch's logs
     and keeps the list in ``self.seconds``."""
@@ -94,6 +117,7 @@ def train(
     verbose: int = 0,
     reduce_lr_patience: int | None = None,
     transpositions: np.ndarray | None = None,
+    time_limit: float | None = None,
 ) -> pd.DataFrame:
     """Fit ``model`` on windows of ``train_codes``, checkpointing into ``run_dir``.
 
@@ -118,6 +142,8 @@ def train(
         transpositions: code tables for transposed copies of the training windows (see
             :func:`helpers.sequences.sequence_windows_dataset`); models that predict every
             step only.
+        time_limit: stop after the last epoch that ends within this many seconds (``None``:
+            no limit), see :class:`TimeLimit`.
 
     A model that predicts the next token after every step (:func:`helpers.models.build_sequence_model`)
     trains on non-overlapping windows with a target at each step; the chapter's models on
@@ -182,6 +208,8 @@ def train(
     config.ensure_dir(run_dir / "checkpoints")
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping))
+    if time_limit:
+        callbacks.append(TimeLimit(time_limit))
     if reduce_lr_patience:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=reduce_lr_patience))
     model.fit(
