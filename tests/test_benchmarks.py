@@ -104,3 +104,31 @@ def test_main_prints_a_table_and_the_targets(midi_files, capsys):
     assert run.main(["--data", str(folder), "--stages", "extraction", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "extraction, cold cache (files/s)" in out and "targets: " in out and "GPU: " in out
+
+
+def test_quality_stage_is_asked_for_by_name_only():
+    assert "quality" not in run.parse_args([]).stages
+    args = run.parse_args(["--stages", "quality", "--quality-minutes", "2", "--quality-files", "5"])
+    assert args.stages == ["quality"] and args.quality_minutes == 2.0 and args.quality_files == 5
+
+
+def test_quality_stage_trains_both_models_and_judges_them(tune_folder):
+    from benchmarks import quality
+
+    stage = quality.bench_quality(tune_folder, minutes=0.001, samples=2, n_notes=20)
+    assert len(stage.rows) == 5
+    nats = stage.rows[0]  # the best n-gram (chapter column) against the improved model (project column)
+    best, model = float(nats.chapter.split()[0]), float(nats.project)
+    assert nats.chapter.split()[1] in ("(unigram)", "(bigram)", "(trigram)")
+    assert nats.passed == (model <= best * (1 - quality.QUALITY_MARGIN))
+    assert stage.rows[1].passed is None  # the chapter's model: printed beside, not judged
+    inside = stage.rows[2]
+    assert inside.passed == (int(inside.project.split()[0]) >= quality.MIN_METRICS_INSIDE)
+    assert inside.project.endswith("of 6")
+    argmax = stage.rows[3]
+    assert argmax.passed == (argmax.project != "None" and int(argmax.project) < quality.MAX_ARGMAX_RUN)
+    copied = stage.rows[4]
+    assert copied.passed == (float(copied.project.rstrip("%")) <= float(copied.chapter.rstrip("%")))
+    # the time limit ends each training after its first epoch
+    assert stage.lines[0].startswith("trained: improved 1 epochs") and "chapter 1 epochs" in stage.lines[0]
+    assert any("midilike tokens" in line for line in stage.lines) and any("voiced tokens" in line for line in stage.lines)
