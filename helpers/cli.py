@@ -134,10 +134,18 @@ def _model_options(args: argparse.Namespace) -> dict:
     if args.learning_rate is not None:
         options["learning_rate"] = args.learning_rate
     if args.dense_units is not None:
-        if _recipe(args) == "improved":
-            raise ValueError("--dense-units belongs to the chapter's recipe; the improved recipe has no hidden Dense layer")
         options["dense_units"] = args.dense_units or None
     return options
+
+
+def _check_recipe_options(args: argparse.Namespace) -> None:
+    """Refuse options of the chapter's recipe given to the improved one, before any work starts."""
+    if _recipe(args) != "improved":
+        return
+    if args.dense_units is not None:
+        raise ValueError("--dense-units belongs to the chapter's recipe; the improved recipe has no hidden Dense layer")
+    if args.input_encoding == "scaled":
+        raise ValueError("--input scaled belongs to the chapter's recipe; the improved recipe always uses an embedding")
 
 
 def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
@@ -147,8 +155,6 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
     if getattr(args, "resume", None):
         return pipeline.resume_run(run_dir, args.epochs, verbose=verbose)
     improved = _recipe(args) == "improved"
-    if improved and args.input_encoding == "scaled":
-        raise ValueError("--input scaled belongs to the chapter's recipe; the improved recipe always uses an embedding")
     return pipeline.train_run(
         corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
         args.batch_size or (32 if improved else 64), args.val_fraction, args.input_encoding or "scaled", args.seed,
@@ -165,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run_dir = None
     try:
+        if args.command == "run" or (args.command == "train" and not args.resume):
+            _check_recipe_options(args)
         corpus = None
         if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
             corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding)

@@ -124,14 +124,15 @@ def make_instrument(instrument: str | int = "Piano"):
 
 def notes_to_score(notes: pd.DataFrame, instrument: str | int = "Piano"):
     """A notes table → a one-part music21 score played by ``instrument``."""
-    from music21 import note, stream
+    from music21 import note, pitch, stream
 
     if notes.empty:
         raise ExportError("the piece has no notes: nothing to write")
     part = stream.Part()
     part.insert(0, make_instrument(instrument))
     for row in notes.itertuples(index=False):
-        sound = note.Note(int(row.pitch), quarterLength=float(row.duration))
+        # a Pitch by MIDI number: music21 reads a bare int below 12 as a pitch class in octave 4
+        sound = note.Note(pitch.Pitch(midi=int(row.pitch)), quarterLength=float(row.duration))
         sound.volume.velocity = int(row.velocity)
         part.insert(float(row.offset), sound)
     score = stream.Score()

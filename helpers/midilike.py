@@ -22,7 +22,9 @@ The vocabulary is the same 320 tokens for any music (128 pitches, 96 durations, 
 
 A C-major chord of quarter notes followed by an eighth-note G::
 
-    P48 P52 P55 D24 T24 P55 D12 T12
+    P48 P52 P55 D24 T24 P55 D12
+
+(a ``T`` is written only to reach the next onset, so a piece ends with its last note).
 
 Notes that start together are written low to high; neighbours with the same duration share
 one ``D``. What the round trip notes → tokens → notes keeps (tested): every pitch, onsets and
@@ -141,7 +143,8 @@ def tokens_to_notes(tokens: Sequence[str], velocity: int = DEFAULT_VELOCITY, pie
     The rules, also for sequences that break the grammar: ``T`` moves time on; ``P`` names a
     pitch that starts now; ``D`` gives its duration to every pitch named since the last
     ``D``. A pitch still waiting for its ``D`` when time moves on (or at the end) gets the
-    last duration seen (a quarter note before any); a ``D`` with no pitch waiting is ignored.
+    last duration seen (a quarter note before any); a ``D`` with no pitch waiting writes no
+    note and moves no time, but its duration becomes the last one seen.
     """
     rows = []
     time = 0

@@ -231,6 +231,22 @@ def predicts_every_step(model: keras.Model) -> bool:
     return len(model.output_shape) == 3
 
 
+def sequence_builder_args(model: keras.Model) -> dict:
+    """The arguments of :func:`build_sequence_model` that rebuild ``model``, read off its layers."""
+    recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+    dropouts = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
+    return {
+        "vocab_size": int(embedding.input_dim),
+        "seq_length": model.input_shape[1],
+        "layer": "lstm" if isinstance(recurrent[0], keras.layers.LSTM) else "gru",
+        "units": [int(layer.units) for layer in recurrent],
+        "dropout": float(dropouts[0]) if dropouts else 0.0,
+        "embedding_dim": int(embedding.output_dim),
+        "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
+    }
+
+
 #: The model builders by name, as recorded in a run's ``config.json`` (``builder``).
 BUILDERS = {"gru": build_gru_model, "lstm": build_lstm_model, "sequence": build_sequence_model}
 

@@ -220,7 +220,8 @@ def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | 
     training.train(
         model, vocab, train_codes, val_codes, run_dir, epochs=epochs or settings["epochs"],
         batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
-        reduce_lr_patience=settings.get("reduce_lr_patience"), transpositions=tables,
+        early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
+        transpositions=tables,
     )
     return run_dir
 

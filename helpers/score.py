@@ -95,11 +95,11 @@ def estimate_key(notes: pd.DataFrame):
     Returns:
         a ``music21.key.Key`` (``.sharps``: its number of sharps, negative for flats).
     """
-    from music21 import note, stream
+    from music21 import note, pitch, stream
 
     melody = stream.Stream()
     for row in notes.itertuples(index=False):
-        melody.append(note.Note(int(row.pitch), quarterLength=max(float(row.duration), MIN_DURATION)))
+        melody.append(note.Note(pitch.Pitch(midi=int(row.pitch)), quarterLength=max(float(row.duration), MIN_DURATION)))
     return melody.analyze("key")
 
 

@@ -181,6 +181,7 @@ def train(
         "monitor": monitor,
         "train_windows": count(len(train_codes), seq_length),
         "val_windows": count(len(val_codes), seq_length) if has_val else 0,
+        "early_stopping": early_stopping,
         "reduce_lr_patience": reduce_lr_patience,
         "transpositions": 0 if transpositions is None else len(transpositions),
         **(extra_config or {}),
@@ -188,6 +189,8 @@ def train(
     config_path = run_dir / "config.json"
     if config_path.exists():  # a resumed run keeps what was recorded before (data, pieces, …)
         settings = {**json.loads(config_path.read_text()), **settings}
+    if "builder" not in settings and models.predicts_every_step(model):  # trained without pipeline.train_run
+        settings["builder"], settings["builder_args"] = "sequence", models.sequence_builder_args(model)
     config_path.write_text(json.dumps(settings, indent=1, default=str))
 
     done = checkpoints(run_dir)

@@ -148,6 +148,7 @@ def test_run_folder_with_a_checkpoint_of_another_model(capsys, cli_run, tmp_path
     shutil.copytree(cli_run, other)
     settings = json.loads((other / "config.json").read_text())
     settings["units"] = [5]  # config.json now describes another model than the checkpoint holds
+    settings["builder_args"]["units"] = [5]  # (the builder's own arguments are what a run is rebuilt from)
     (other / "config.json").write_text(json.dumps(settings))
     status, _, err = run_main(capsys, "generate", other, "--notes", "3")
     assert status == 2
@@ -247,3 +248,101 @@ def test_audio_failure_is_one_line_and_keeps_the_midi_file(capsys, cli_run, tmp_
     status, _, err = run_main(capsys, "generate", cli_run, "--notes", "4", "--output", target, "--audio", "mp3")
     assert status == 2 and target.is_file()
     assert_one_line_error(err, "no audio for song.mid")
+
+
+# ----------------------------------------------------------------------------- MIDI-like, improved recipe, evaluate
+
+MIDILIKE_ARGS = ["--encoding", "midilike", "--seq-length", "8", "--epochs", "1", "--units", "8", "--batch-size", "8"]
+
+
+@pytest.fixture(scope="module")
+def midilike_run(tmp_path_factory):
+    """A run folder written by ``python -m helpers train --encoding midilike`` on four small tunes."""
+    root = tmp_path_factory.mktemp("cli_midilike")
+    for i in range(4):
+        write_tune(root / "tunes" / f"tune_{i}.mid", seed=30 + i)
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        redirect_outputs(patch, root / "outputs")
+        status = cli.main(["train", "--data", str(root / "tunes"), *MIDILIKE_ARGS])
+    assert status == 0, out.getvalue()
+    (run_dir,) = (root / "outputs" / "runs").iterdir()
+    return run_dir, out.getvalue()
+
+
+def test_train_midilike_makes_an_improved_run(midilike_run):
+    run_dir, out = midilike_run
+    assert run_dir.name == "gru-improved-001"
+    assert "320 distinct tokens" in out and "run folder: gru-improved-001 (1 epochs" in out
+    settings = json.loads((run_dir / "config.json").read_text())
+    assert (settings["recipe"], settings["encoding"], settings["builder"]) == ("improved", "midilike", "sequence")
+    assert settings["builder_args"]["units"] == [8] and settings["seq_length"] == 8 and settings["batch_size"] == 8
+    assert settings["transpositions"] == 12  # transposed copies unless --no-transpose
+    assert training.read_history(run_dir)["epoch"].tolist() == [1]
+
+
+def test_evaluate_prints_the_report(capsys, midilike_run):
+    run_dir, _ = midilike_run
+    status, out, err = run_main(capsys, "evaluate", run_dir, "--samples", "2", "--notes", "15")
+    assert status == 0, err
+    assert "nats/token" in out
+    for row in ("unigram", "bigram", "trigram", run_dir.name):
+        assert any(line.startswith(row) for line in out.splitlines()), row
+    assert "copied 8-event runs" in out and "pitch_class_entropy" in out
+
+
+def test_evaluate_a_folder_that_is_not_a_run(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    status, out, err = run_main(capsys, "evaluate", tmp_path / "empty")
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "no vocab.json")
+
+
+REFUSED = [
+    pytest.param(["--encoding", "midilike", "--dense-units", "8"], "--dense-units", id="dense_units"),
+    pytest.param(["--recipe", "improved", "--input", "scaled"], "--input scaled", id="input_scaled"),
+]
+
+
+@pytest.mark.parametrize("options, fragment", REFUSED)
+def test_improved_recipe_refuses_chapter_options(capsys, tune_folder, options, fragment):
+    status, _, err = run_main(capsys, "train", "--data", tune_folder, *TRAIN_ARGS, *options)
+    assert status == 2
+    assert_one_line_error(err, fragment)
+    assert not any(training.checkpoints(run).shape[0] for run in config.RUNS_DIR.glob("*"))  # nothing trained
+
+
+@pytest.mark.parametrize("options, fragment", REFUSED)
+def test_refused_options_leave_no_empty_run_folder(capsys, tune_folder, options, fragment):
+    """A refused command must not leave an empty gru-improved-NNN behind (the next run would be -002)."""
+    status, _, _ = run_main(capsys, "train", "--data", tune_folder, *TRAIN_ARGS, *options)
+    assert status == 2
+    assert not config.RUNS_DIR.exists() or list(config.RUNS_DIR.iterdir()) == []
+
+
+def test_time_limit_stops_training_early(capsys, tune_folder):
+    args = ["train", "--data", tune_folder, *MIDILIKE_ARGS, "--time-limit", "0.0001", "--no-transpose"]
+    args[args.index("--epochs") + 1] = "4"
+    status, out, err = run_main(capsys, *args)
+    assert status == 0, err
+    assert "(1 epochs;" in out
+    settings = json.loads((config.RUNS_DIR / "gru-improved-001" / "config.json").read_text())
+    assert settings["epochs"] == 4 and settings["transpositions"] == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_bad_time_limit_exits_2(capsys, value):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["train", "--time-limit", value])
+    assert caught.value.code == 2
+    assert "expected a number > 0" in capsys.readouterr().err
+
+
+def test_evaluate_and_time_limit_are_documented(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "--time-limit" in text and "--encoding" in text and "--recipe" in text
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--help"])
+    text = capsys.readouterr().out
+    assert all(option in text for option in ("--samples", "--notes", "--pieces", "--weights"))

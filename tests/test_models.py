@@ -163,3 +163,103 @@ def test_describe_has_what_is_needed_to_rebuild():
     assert (plain["architecture"], plain["dropout"], plain["dense_units"], plain["input_encoding"]) == (
         "gru", 0.0, None, "scaled",
     )
+
+
+# ----------------------------------------------------------------------------- the improved recipe's sequence model
+
+
+@pytest.mark.parametrize("layer", ["gru", "lstm"])
+def test_sequence_model_layers_and_optimizer(layer):
+    model = models.build_sequence_model(13, seq_length=6, layer=layer, units=(8, 4), dropout=0.25, embedding_dim=5,
+                                        learning_rate=0.01)
+    kinds = [type(item).__name__ for item in model.layers]
+    recurrent = layer.upper()
+    assert kinds == ["Embedding", recurrent, "Dropout", recurrent, "Dropout", "Dense", "Activation"]
+    rnns = [item for item in model.layers if isinstance(item, keras.layers.RNN)]
+    assert [item.units for item in rnns] == [8, 4]
+    assert all(item.return_sequences for item in rnns)  # a prediction after every step
+    assert [item.rate for item in model.layers if isinstance(item, keras.layers.Dropout)] == [0.25, 0.25]
+    embedding = model.layers[0]
+    assert (embedding.input_dim, embedding.output_dim) == (13, 5)
+    assert model.layers[-2].units == 13 and model.layers[-1].get_config()["activation"] == "softmax"
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.optimizer.clipnorm == 1.0
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    assert model.loss == "sparse_categorical_crossentropy"
+    cell = gru_parameters if layer == "gru" else lstm_parameters
+    assert model.count_params() == 13 * 5 + cell(5, 8) + cell(8, 4) + dense_parameters(4, 13)
+
+
+@pytest.mark.parametrize("layer", ["gru", "lstm"])
+def test_sequence_model_predicts_a_distribution_at_every_step(layer):
+    model = models.build_sequence_model(11, seq_length=7, layer=layer, units=(8,), embedding_dim=4)
+    codes = np.random.default_rng(0).integers(0, 11, size=(3, 7)).astype(np.int32)
+    probs = model.predict(codes, verbose=0)
+    assert probs.shape == (3, 7, 11)
+    assert np.allclose(probs.sum(axis=-1), 1.0, atol=1e-5) and (probs >= 0).all()
+    assert models.predicts_every_step(model)
+    # causal: the prediction at step t does not depend on later codes
+    changed = codes.copy()
+    changed[:, 4:] = (changed[:, 4:] + 1) % 11
+    assert np.allclose(model.predict(changed, verbose=0)[:, :4], probs[:, :4], atol=1e-6)
+    assert not np.allclose(model.predict(changed, verbose=0)[:, 4:], probs[:, 4:], atol=1e-6)
+
+
+def test_sequence_model_without_dropout_and_of_any_length():
+    model = models.build_sequence_model(6, seq_length=None, units=(4, 4), dropout=0.0, embedding_dim=3)
+    assert not any(isinstance(item, keras.layers.Dropout) for item in model.layers)
+    assert model.predict(np.zeros((2, 5), dtype=np.int32), verbose=0).shape == (2, 5, 6)
+    assert model.predict(np.zeros((1, 9), dtype=np.int32), verbose=0).shape == (1, 9, 6)
+
+
+def test_predicts_every_step_is_false_for_the_chapter_models():
+    assert not models.predicts_every_step(models.build_gru_model(5, seq_length=4, units=(3,), dense_units=None))
+    assert not models.predicts_every_step(models.build_lstm_model(5, seq_length=4, units=(3,), dense_units=None))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"layer": "rnn"}, "layer='rnn'"),
+        ({"layer": "GRU"}, "layer="),
+        ({"units": ()}, "units"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"dropout": -0.2}, "dropout"),
+        ({"vocab_size": 1}, "vocab_size"),
+    ],
+)
+def test_sequence_model_bad_arguments_are_value_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        models.build_sequence_model(**{"vocab_size": 10, "seq_length": 4, "units": (4,), **kwargs})
+
+
+def test_sequence_model_is_registered_and_described():
+    assert models.BUILDERS["sequence"] is models.build_sequence_model
+    model = models.build_sequence_model(9, seq_length=5, layer="lstm", units=(4, 3), dropout=0.1, embedding_dim=2)
+    described = models.describe(model)
+    assert (described["architecture"], described["seq_length"], described["vocab_size"]) == ("lstm", 5, 9)
+    assert described["units"] == [4, 3] and described["dense_units"] is None
+    assert described["input_encoding"] == "embedding" and described["embedding_dim"] == 2
+
+
+@pytest.mark.parametrize("layer", ["gru", "lstm"])
+def test_stepper_of_a_sequence_model_matches_predict(layer):
+    """The NumPy stepper reads the same network: its next-token probabilities after a primer
+    equal the model's last-step prediction, and stepping on equals predicting longer windows."""
+    from helpers import generation
+
+    vocab_size, steps = 23, 9
+    model = models.build_sequence_model(vocab_size, seq_length=None, layer=layer, units=(16, 8), dropout=0.2,
+                                        embedding_dim=6)
+    rng = np.random.default_rng(1)
+    for weight in model.weights:  # larger weights than the initial ones: differences show
+        weight.assign(rng.normal(0, 0.5, size=weight.shape).astype("float32"))
+    codes = rng.integers(0, vocab_size, size=(3, steps + 2)).astype(np.int32)
+    expected = model.predict(codes, verbose=0)
+    stepper = generation.Stepper(model)
+    probs, states = stepper.warm_up(codes[:, :steps])
+    assert probs.shape == (3, vocab_size)
+    assert np.allclose(probs, expected[:, steps - 1], atol=1e-4)
+    for t in (steps, steps + 1):
+        probs, states = stepper.step(codes[:, t], states)
+        assert np.allclose(probs, expected[:, t], atol=1e-4)

@@ -6,10 +6,11 @@ import json
 
 import mido
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import CHORD_NOTES, Track, count_pitched_note_ons, program_changes, redirect_outputs, write_midi, write_tune
 
-from helpers import config, midi_io, pipeline, tokens
+from helpers import config, midi_io, midilike, models, pipeline, tokens, training
 
 SEQ = 8
 
@@ -151,3 +152,172 @@ def test_generate_piece_is_written_with_mido_readable_notes(trained, tmp_path):
     path, notes = pipeline.generate_piece(run_dir, n_notes=10, weights="final", output=tmp_path / "f.mid")
     pitches = sorted(m.note for m in mido.MidiFile(str(path)) if m.type == "note_on" and m.velocity > 0)
     assert pitches == sorted(notes["pitch"].tolist())
+
+
+# ----------------------------------------------------------------------------- MIDI-like tokens and the improved recipe
+
+IMPROVED = {"seq_length": SEQ, "epochs": 1, "batch_size": 8, "recipe": "improved", "units": (8,), "embedding_dim": 4}
+
+
+@pytest.fixture(scope="module")
+def improved(tmp_path_factory):
+    """Four tunes as MIDI-like tokens and one improved-recipe run of one epoch: ``(corpus, run_dir)``."""
+    root = tmp_path_factory.mktemp("improved")
+    with pytest.MonkeyPatch.context() as patch:
+        redirect_outputs(patch, root / "outputs")
+        for i in range(4):
+            write_tune(root / "tunes" / f"tune_{i}.mid", seed=20 + i)
+        corpus = pipeline.prepare(root / "tunes", encoding="midilike")
+        run_dir = pipeline.train_run(corpus, "gru", **IMPROVED)
+    return corpus, run_dir
+
+
+def on_grid(values):
+    steps = np.asarray(values, dtype=float) * midilike.STEPS_PER_QUARTER
+    return np.allclose(steps, np.round(steps), atol=1e-9)
+
+
+def test_prepare_midilike(tune_folder):
+    corpus = pipeline.prepare(tune_folder, encoding="midilike")
+    assert len(corpus.vocab) == 320 and corpus.vocab.encoding == "midilike"
+    assert list(corpus.events.columns) == ["piece", "offset", "token"]
+    assert corpus.events.equals(midilike.notes_to_events(corpus.notes))
+    assert set(corpus.events["token"]) <= set(corpus.vocab.tokens)
+    assert corpus.events["piece"].nunique() == 4
+    # single-line tunes: one P and one D per note
+    assert corpus.events["token"].str.startswith("P").sum() == len(corpus.notes)
+
+
+def test_prepare_unknown_encoding_is_a_value_error(tune_folder):
+    with pytest.raises(ValueError, match="encoding='abc'"):
+        pipeline.prepare(tune_folder, encoding="abc")
+
+
+def test_train_run_improved_records_its_recipe(improved):
+    corpus, run_dir = improved
+    assert run_dir.name == "gru-improved-001" and run_dir.parent.name == "runs"
+    assert config.ROOT not in run_dir.parents
+    settings = json.loads((run_dir / "config.json").read_text())
+    assert settings["recipe"] == "improved" and settings["encoding"] == "midilike"
+    assert settings["builder"] == "sequence"
+    assert settings["builder_args"] == {"vocab_size": 320, "seq_length": SEQ, "layer": "gru", "units": [8],
+                                        "embedding_dim": 4}
+    assert settings["reduce_lr_patience"] == 2
+    assert settings["transpositions"] == len(pipeline.TRANSPOSITIONS) == 12
+    assert settings["vocab_size"] == 320 and len(settings["val_pieces"]) == 1
+    primer = json.loads((run_dir / "primer.json").read_text())
+    assert primer["source"] in settings["val_pieces"] and len(primer["tokens"]) == SEQ
+    assert "steps" not in primer  # MIDI-like tokens carry their own rhythm
+    model, vocab, _ = training.load_run(run_dir)
+    assert models.predicts_every_step(model) and len(vocab) == 320
+    assert model.predict(np.zeros((1, SEQ), dtype=np.int32), verbose=0).shape == (1, SEQ, 320)
+
+
+def test_train_run_improved_into_a_given_folder_without_transpositions(tmp_path):
+    for i in range(3):
+        write_tune(tmp_path / "tunes" / f"t{i}.mid", seed=i, n_notes=20)
+    corpus = pipeline.prepare(tmp_path / "tunes", encoding="midilike")
+    run_dir = pipeline.train_run(corpus, "lstm", **{**IMPROVED, "units": (4,)}, val_fraction=0.0,
+                                 run_dir=tmp_path / "mine", transpose=False)
+    assert run_dir == tmp_path / "mine" and not config.RUNS_DIR.exists()
+    settings = json.loads((run_dir / "config.json").read_text())
+    assert settings["transpositions"] == 0 and settings["val_pieces"] == [] and settings["monitor"] == "loss"
+    assert settings["builder_args"]["layer"] == "lstm" and settings["architecture"] == "lstm"
+    # a run without validation pieces cannot be evaluated
+    with pytest.raises(training.RunError, match="validation"):
+        pipeline.evaluate_run(run_dir, samples=1, n_notes=5)
+
+
+def test_train_run_unknown_recipe_is_a_value_error(improved):
+    corpus, _ = improved
+    with pytest.raises(ValueError, match="recipe='nonsense'"):
+        pipeline.train_run(corpus, "gru", **{**IMPROVED, "recipe": "nonsense"})
+
+
+def test_resume_run_continues_an_improved_run(improved, tmp_path):
+    import shutil
+
+    _, run_dir = improved
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    assert pipeline.resume_run(copy, epochs=2) == copy
+    assert training.read_history(copy)["epoch"].tolist() == [1, 2]
+    assert pd.read_csv(copy / "history.csv")["epoch"].tolist() == [0, 1]  # epoch 1 not trained again
+    settings = json.loads((copy / "config.json").read_text())
+    assert settings["recipe"] == "improved" and settings["builder"] == "sequence" and settings["epochs"] == 2
+
+
+def test_generate_piece_of_a_midilike_run_plays_the_models_rhythm(improved):
+    _, run_dir = improved
+    path, notes = pipeline.generate_piece(run_dir, n_notes=30, seed=1)
+    assert path.is_file() and path.parent == run_dir / "generated" and path.name == "gru-sample-001.mid"
+    assert len(notes) == 30
+    assert on_grid(notes["offset"]) and on_grid(notes["duration"])
+    steps = np.round(notes["duration"] * midilike.STEPS_PER_QUARTER)
+    assert steps.min() >= 1 and steps.max() <= midilike.MAX_STEPS
+    # the tunes (and the primer) hold eighths and quarters only: other values come from the model
+    assert not set(steps) <= {12, 24}
+    assert count_pitched_note_ons(path) == 30
+    back, _ = midi_io.midi_to_notes(path)
+    assert sorted(back["pitch"]) == sorted(notes["pitch"])
+    # the same notes as decoding the model's own tokens
+    model, vocab, _ = training.load_run(run_dir)
+    primer = json.loads((run_dir / "primer.json").read_text())
+    again = pipeline.generate_notes(model, vocab, primer, 30, seed=1)
+    assert again.equals(notes)
+
+
+def test_generate_notes_of_a_midilike_run_in_a_batch(improved):
+    from helpers import generation
+
+    _, run_dir = improved
+    model, vocab, _ = training.load_run(run_dir)
+    primer = json.loads((run_dir / "primer.json").read_text())
+    pieces = pipeline.generate_notes(generation.Stepper(model), vocab, primer, 12, seed=2, batch=3)
+    assert isinstance(pieces, list) and len(pieces) == 3
+    assert [len(piece) for piece in pieces] == [12, 12, 12]
+    assert not pieces[0].equals(pieces[1])  # different draws from the same primer
+    argmax = pipeline.generate_notes(model, vocab, primer, 5, method="argmax", batch=2)
+    assert len(argmax) == 2 and argmax[0].equals(argmax[1])
+
+
+def test_evaluate_run_of_an_improved_run(improved):
+    from helpers import evaluate
+
+    _, run_dir = improved
+    result = pipeline.evaluate_run(run_dir, samples=2, n_notes=15)
+    assert isinstance(result, pipeline.Evaluation) and result.encoding == "midilike"
+    table = result.cross_entropy
+    assert list(table.index) == ["unigram", "bigram", "trigram", run_dir.name]
+    assert table["tokens"].nunique() == 1 and table["tokens"].iloc[0] > 0
+    assert np.isfinite(table["nats_per_token"]).all()
+    assert list(result.verdicts.index) == list(evaluate.MAIN_METRICS) and len(result.verdicts) == 6
+    assert {"generated", "validation"} <= set(result.copy.index)
+    assert len(result.samples) + result.silent_samples == 2
+    text = str(result)
+    for fragment in ("nats/token", "unigram", "bigram", "trigram", run_dir.name, "copied 8-event runs",
+                     *evaluate.MAIN_METRICS):
+        assert fragment in text, fragment
+
+
+def test_evaluate_run_whose_data_folder_is_gone(improved, tmp_path):
+    import shutil
+
+    _, run_dir = improved
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    data = tmp_path / "data"
+    shutil.copytree(run_dir.parents[2] / "tunes", data)
+    settings = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**settings, "data": str(data)}))
+    shutil.rmtree(data)
+    with pytest.raises(training.RunError, match="data"):
+        pipeline.evaluate_run(copy, samples=1, n_notes=5)
+
+
+def test_generate_piece_of_a_midilike_run_from_a_midi_primer(improved, midi_files, tmp_path):
+    _, run_dir = improved
+    path, notes = pipeline.generate_piece(run_dir, n_notes=6, primer_midi=midi_files["chords"], seed=4,
+                                          output=tmp_path / "primed.mid")
+    assert path == tmp_path / "primed.mid" and path.is_file() and len(notes) == 6
+    assert on_grid(notes["offset"]) and on_grid(notes["duration"])

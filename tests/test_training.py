@@ -230,3 +230,113 @@ def test_latest_run_is_the_newest_with_a_checkpoint(tmp_path):
     assert training.latest_run("gru") == config.RUNS_DIR / "gru-002"
     assert training.latest_run("lstm") == config.RUNS_DIR / "lstm-004"
     assert training.latest_run("gru", runs_dir=tmp_path / "none") is None
+
+
+# ----------------------------------------------------------------------------- the improved recipe's sequence models
+
+
+def sequence_model(**kwargs):
+    options = {"units": (8,), "embedding_dim": 4, "dropout": 0.0, **kwargs}
+    return models.build_sequence_model(len(VOCAB), SEQ, **options)
+
+
+#: Two code tables: the music as written, and every code one higher (the last one left as it is).
+TABLES = np.stack([np.arange(len(VOCAB)), np.r_[np.arange(1, len(VOCAB)), -1]]).astype(np.int32)
+
+
+@pytest.fixture(scope="module")
+def sequence_run(tmp_path_factory):
+    """A sequence model trained for 2 epochs with a plateau schedule and transposed copies."""
+    config.set_seed(0)
+    run_dir = tmp_path_factory.mktemp("runs") / "gru-improved-001"
+    model = sequence_model()
+    history = training.train(model, VOCAB, TRAIN, VAL, run_dir, epochs=2, batch_size=4, reduce_lr_patience=2,
+                             transpositions=TABLES)
+    return run_dir, model, history
+
+
+def test_train_sequence_model_writes_the_run_folder(sequence_run):
+    run_dir, model, history = sequence_run
+    for name in ("vocab.json", "config.json", "history.csv", "model.keras"):
+        assert (run_dir / name).is_file(), name
+    assert history["epoch"].tolist() == [1, 2]
+    assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
+    found = training.checkpoints(run_dir)
+    assert 1 <= len(found) <= 2 and set(found["epoch"]) <= {1, 2}
+    settings = json.loads((run_dir / "config.json").read_text())
+    assert settings["reduce_lr_patience"] == 2 and settings["transpositions"] == 2
+    assert settings["monitor"] == "val_loss"
+    assert settings["train_windows"] == (len(TRAIN) - 1) // SEQ - 1 == 7
+    assert settings["val_windows"] == (len(VAL) - 1) // SEQ - 1 == 1
+    loaded, _, _ = training.load_run(run_dir, "final")
+    windows = np.stack([TRAIN[i : i + SEQ] for i in range(3)])
+    assert np.allclose(loaded.predict(windows, verbose=0), model.predict(windows, verbose=0), atol=1e-6)
+
+
+def test_train_records_no_schedule_and_no_transpositions_by_default(trained_run):
+    settings = json.loads((trained_run[0] / "config.json").read_text())
+    assert settings["reduce_lr_patience"] is None and settings["transpositions"] == 0
+
+
+def test_load_run_best_of_a_sequence_model_trained_directly(sequence_run):
+    """train() alone (no builder in extra_config) must still record enough to rebuild the model."""
+    run_dir, _, _ = sequence_run
+    loaded, _, settings = training.load_run(run_dir, "best")
+    assert models.predicts_every_step(loaded)
+    reference = sequence_model()
+    reference.optimizer.build(reference.trainable_variables)
+    reference.load_weights(training.checkpoints(run_dir)["path"].iloc[0])
+    windows = np.stack([VAL[i : i + SEQ] for i in range(2)])
+    assert np.allclose(loaded.predict(windows, verbose=0), reference.predict(windows, verbose=0), atol=1e-6)
+
+
+def test_time_limit_stops_after_the_first_epoch(tmp_path):
+    history = training.train(sequence_model(), VOCAB, TRAIN, VAL, tmp_path / "run", epochs=5, batch_size=4,
+                             time_limit=1e-3)
+    assert history["epoch"].tolist() == [1]
+    assert (tmp_path / "run" / "model.keras").is_file() and len(training.checkpoints(tmp_path / "run")) == 1
+
+
+def test_time_limit_callback_stops_before_an_epoch_that_would_overrun(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
+
+    class Model:
+        stop_training = False
+
+    def run(seconds, epoch_lengths):
+        limit, model = training.TimeLimit(seconds), Model()
+        limit.set_model(model)
+        limit.on_train_begin()
+        done = 0
+        for epoch, length in enumerate(epoch_lengths):
+            limit.on_epoch_begin(epoch)
+            now[0] += length
+            limit.on_epoch_end(epoch)
+            done += 1
+            if model.stop_training:
+                break
+        return done, limit.stopped_early
+
+    assert run(15, [10, 10, 10]) == (1, True)  # 10 s done: a second epoch would end at 20 s > 15
+    assert run(25, [10, 10, 10]) == (2, True)  # a second would end at 20 s (fits), a third at 30 s
+    # the next epoch is guessed as long as the last one: 15 s done after a 5 s epoch, 20 fits in 35
+    assert run(35, [10, 5, 20, 10]) == (3, True)
+    assert run(1000, [10, 10, 10]) == (3, False)
+
+
+def test_rebuild_model_uses_the_recorded_builder():
+    args = {"vocab_size": 9, "seq_length": 6, "layer": "lstm", "units": [5], "dropout": 0.1, "embedding_dim": 3}
+    settings = {**models.describe(models.build_gru_model(9, 6, units=(2,), dense_units=None)),
+                "builder": "sequence", "builder_args": args}
+    rebuilt = training.rebuild_model(settings)
+    assert models.predicts_every_step(rebuilt)
+    assert models.describe(rebuilt)["architecture"] == "lstm" and models.describe(rebuilt)["units"] == [5]
+    chapter_args = {"vocab_size": 9, "seq_length": 6, "units": [3], "dense_units": 2}
+    chapter = training.rebuild_model({**settings, "builder": "gru", "builder_args": chapter_args})
+    assert not models.predicts_every_step(chapter) and models.describe(chapter)["dense_units"] == 2
+
+
+def test_rebuild_model_with_an_unknown_builder_is_a_run_error():
+    with pytest.raises(training.RunError, match="transformer"):
+        training.rebuild_model({"builder": "transformer", "builder_args": {}, "architecture": "gru"})
