@@ -61,7 +61,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 #: Columns of the notes table, in order.
 NOTE_COLUMNS = ["piece", "part", "instrument", "offset", "duration", "pitch", "velocity"]
 #: Bumped whenever extraction changes, so that old cache entries are not reused.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 #: With ``workers=None``, files are read in worker processes only when at least this many
 #: files have to be read (each worker takes about a quarter of a second to start).

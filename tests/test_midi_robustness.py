@@ -185,6 +185,40 @@ def drums_only() -> bytes:
     return midi_bytes(track([e for p, s, d in DRUMS for e in [(0, on(p, channel=9)), (TPQ // 2, off(p, channel=9))]]))
 
 
+def garbage_after_last_track() -> bytes:
+    """Two intact tracks; the last ends in garbage whose first delta time is 69,905 quarter lengths."""
+    garbage = b"\x8f\xff\xff\x7f" + random.Random(15).randbytes(200)  # 0x1FFFFFF ticks, then noise
+    return header(1, 2) + TWO_TRACKS[0] + chunk(b"MTrk", body(line(BASS, channel=1, step=2 * TPQ), end=False) + garbage)
+
+
+def scrambled(seed: int = 8) -> bytes:
+    """The bytes of a track of 32 notes shuffled (seed 8: the old reader made 4 notes of pitches 0-112 out of them)."""
+    raw = bytearray(body(line(SCALE * 4, step=TPQ // 2), end=False))
+    random.Random(seed).shuffle(raw)
+    return midi_bytes(chunk(b"MTrk", bytes(raw) + b"\x00" + EOT))
+
+
+def bad_bytes_among(scales: int, bad: int) -> bytes:
+    """``scales`` C-major scales (16 events each, and End of Track) with ``bad`` note-ons of velocity 0x95."""
+    return midi_bytes(track([(0, bytes([0x90, 64, 0x95]))] * bad + line(SCALE * scales)))
+
+
+def jump_after_damage(held: bool) -> bytes:
+    """The scale, one damaged byte, then the rest 2,000 quarter lengths later (a misread delta time).
+
+    With ``held``, a note sounds across the jump (a note of 2,001 quarter lengths); else a silence.
+    """
+    events = line(SCALE[:4]) + [(0, bytes([0x90, 64, 0x95]))] + ([(0, on(48))] if held else [])
+    events += [(2_000 * TPQ, on(67)), (TPQ, off(67))] + ([(0, off(48))] if held else [])
+    return midi_bytes(track(events))
+
+
+def copied_tracks(cut: int | None = None) -> bytes:
+    """Two tracks, junk, and the two tracks again (the second copy cut to ``cut`` bytes)."""
+    again = TWO_TRACKS[0] + (TWO_TRACKS[1] if cut is None else TWO_TRACKS[1][:cut])
+    return header(1, 2) + b"".join(TWO_TRACKS) + b"\x00junk" * 3 + again
+
+
 #: name → (bytes, expected outcome): ("used", notes kept, text of the warning or None)
 #: or ("skipped", reason label, text in the reason).
 CASES = {
@@ -228,6 +262,29 @@ CASES = {
     ),
     "one_note.mid": (midi_bytes(track(line([69]))), ("used", 1, None)),
     "huge_delta_time.mid": (huge_delta(), ("skipped", "too long", "559,241 quarter lengths")),
+    # Damage rule 1: a delta time longer than a whole piece may last (max_quarters) ends the track
+    # as damaged; the music before it is kept. With nothing before it, the file is "too long".
+    "garbage_after_last_track.mid": (
+        garbage_after_last_track(),
+        ("used", 12, "track 2: a delta time of 69,905 quarter lengths, longer than a whole piece may last"),
+    ),
+    # Damage rule 2 (midi_reader._trust): at least 2 damaged events, and at least 1 in 10 of
+    # the events decoded, make a file too damaged to trust ...
+    "scrambled.mid": (scrambled(), ("skipped", "corrupt", "too damaged to trust: 35 of 79 events undecodable")),
+    "two_bad_bytes_in_19_events.mid": (bad_bytes_among(1, 2), ("skipped", "corrupt", "too damaged to trust: 2 of 19")),
+    "two_bad_bytes_in_67_events.mid": (bad_bytes_among(4, 2), ("used", 32, "2 event(s) with a data byte above 127")),
+    # ... and so does, in a damaged file, a note or a silence longer than 1,000 quarter lengths.
+    "long_note_after_damage.mid": (
+        jump_after_damage(held=True), ("skipped", "corrupt", "too damaged to trust: a note of 2,001 quarter lengths")
+    ),
+    "long_silence_after_damage.mid": (
+        jump_after_damage(held=False), ("skipped", "corrupt", "too damaged to trust: a silence of 2,001 quarter")
+    ),
+    # Damage rule 3: after damage (or past the tracks the header announces), a track that repeats an
+    # earlier one byte for byte, whole or cut short, is dropped; intact files keep identical tracks.
+    "copied_tracks_after_junk.mid": (copied_tracks(), ("used", 12, "track 3: a copy of track 1 (after damage), dropped")),
+    "cut_copy_after_junk.mid": (copied_tracks(cut=20), ("used", 12, "track 4: a copy of track 2 (after damage), dropped")),
+    "identical_tracks.mid": (midi_bytes(TWO_TRACKS[0], TWO_TRACKS[0]), ("used", 16, None)),
     "tempo_storm.mid": (tempo_storm(), ("used", 8, None)),
     "many_notes.mid": (many_notes(), ("used", 30_000, None)),
     "format_2.mid": (midi_bytes(*TWO_TRACKS, midi_format=2), ("used", 12, None)),
@@ -251,6 +308,14 @@ MUSIC21_REFUSES = {
     "length_too_short.mid",
     "length_too_long.mid",
     "truncated.mid",
+    "garbage_after_last_track.mid",  # music21 reads the garbage: "too long", nothing kept
+}
+#: Files the fast reader finds too damaged to trust, of which music21 makes notes (garbage included).
+MUSIC21_TRUSTS_GARBAGE = {
+    "scrambled.mid",
+    "two_bad_bytes_in_19_events.mid",
+    "long_note_after_damage.mid",
+    "long_silence_after_damage.mid",
 }
 #: Files music21 reads differently, and why; the file's own events side with the fast reader.
 MUSIC21_DIFFERS = {
@@ -261,6 +326,7 @@ MUSIC21_DIFFERS = {
     "velocity_byte_above_127.mid": "music21 keeps a note of velocity 149",
     "running_status.mid": "music21 takes a sysex event for the running status",
     "delta_time_in_9_bytes.mid": "music21 reads on past a broken event",
+    "two_bad_bytes_in_67_events.mid": "music21 keeps notes of velocity 149",
 }
 
 #: Files mido reads differently, on purpose.
@@ -333,6 +399,9 @@ def test_music21_reader_agrees_wherever_it_reads_the_file(case_folder, name):
     try:
         fast, fast_info = midi_io.midi_to_notes(path, reader="fast")
     except midi_io.MidiLoadError:
+        if name in MUSIC21_TRUSTS_GARBAGE:
+            assert len(midi_io.midi_to_notes(path, reader="music21")[0]) > 0
+            return
         with pytest.raises(midi_io.MidiLoadError):  # music21 finds no notes where the fast reader finds none
             midi_io.midi_to_notes(path, reader="music21")
         return
@@ -420,6 +489,24 @@ def test_running_status_survives_meta_and_sysex_events(case_folder):
 def test_tempo_changes_do_not_move_the_notes(case_folder):
     got, _ = notes_of(case_folder, "tempo_storm.mid")
     assert got == [(float(i), 1.0, p) for i, p in enumerate(SCALE)]
+
+
+def test_garbage_after_the_last_track_keeps_the_music_before_it(case_folder, tmp_path):
+    got, _ = notes_of(case_folder, "garbage_after_last_track.mid")
+    intact = tmp_path / "intact.mid"
+    intact.write_bytes(midi_bytes(*TWO_TRACKS))
+    assert got == notes_of(tmp_path, "intact.mid")[0]  # every note, with its own length
+    _, report = midi_io.load_midi_files([case_folder / "garbage_after_last_track.mid"], cache=False)
+    assert "damaged, kept what could be read: garbage_after_last_track.mid: track 2: a delta time" in str(report)
+
+
+def test_copied_tracks_after_junk_are_dropped_and_said_so(case_folder):
+    got, _ = notes_of(case_folder, "copied_tracks_after_junk.mid")
+    assert sorted(p for _, _, p in got) == sorted(SCALE + BASS)  # once each, not twice
+    _, report = midi_io.load_midi_files([case_folder / "copied_tracks_after_junk.mid"], cache=False)
+    warning = report.used[0]["warning"]
+    assert "track 3: a copy of track 1 (after damage), dropped" in warning
+    assert "track 4: a copy of track 2 (after damage), dropped" in warning
 
 
 def test_damage_keeps_the_other_tracks(case_folder):
