@@ -43,6 +43,7 @@ more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or takes lo
 
 from __future__ import annotations
 
+import errno
 import stat
 import time
 from collections import deque
@@ -312,12 +313,47 @@ def _locate_header(data: bytes) -> tuple[int, list[str]]:
         return start, [f"the MIDI data starts after {wrapper}"]
     if not data:
         raise Skip("not MIDI", "the file is empty")
-    head = data[:64].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
-        raise Skip("not MIDI", "a web page saved under a MIDI name")
+    raise Skip("not MIDI", _what_else(data))
+
+
+#: Signatures of files often saved under a MIDI name: (bytes at the start, what the file is).
+_SIGNATURES = [
+    (b"RIFF", "a RIFF file with no MIDI data (WAV audio?)"),
+    (b"ID3", "an MP3 audio file"),
+    (b"\xff\xfb", "an MP3 audio file"),
+    (b"fLaC", "a FLAC audio file"),
+    (b"OggS", "an Ogg audio file"),
+    (b"PK\x03\x04", "a ZIP archive (a compressed MusicXML .mxl file?)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+]
+
+
+def _what_else(data: bytes) -> str:
+    """What a file that is not MIDI seems to be, for the skip reason: the words say exactly
+    what was recognised (a MusicXML score is not a web page)."""
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            if signature == b"RIFF" and data[8:12] == b"WAVE":
+                return "a WAV audio file saved under a MIDI name"
+            return f"{name} saved under a MIDI name"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<"):
-        raise Skip("not MIDI", "a text/markup file saved under a MIDI name")
-    raise Skip("not MIDI", "the file does not start with a MIDI header")
+        if b"<score-partwise" in head or b"<score-timewise" in head or b"musicxml" in head:
+            return "a MusicXML score saved under a MIDI name"
+        if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head:
+            return "a web page saved under a MIDI name"
+        if head.startswith(b"<?xml"):
+            return "an XML file saved under a MIDI name"
+        return "a text/markup file saved under a MIDI name"
+    try:
+        data[:1024].decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < 1020:  # not a character cut at the end of the sample
+            return "the file does not start with a MIDI header"
+    if any(byte < 9 for byte in data[:1024]):
+        return "the file does not start with a MIDI header"
+    return "a text file saved under a MIDI name"
 
 
 def _fast_events(
@@ -675,6 +711,8 @@ def file_bytes(path: Path, limits: Limits) -> bytes:
         with open(path, "rb") as handle:
             return handle.read(limits.max_file_bytes + 1)  # a file that grew meanwhile is still bounded
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise Skip("unreadable", "a link loop (links that lead back to each other, never to a file)") from None
         broken = path.is_symlink() and not path.exists()
         raise Skip("unreadable", "a link that points nowhere" if broken else (error.strerror or str(error))) from None
 

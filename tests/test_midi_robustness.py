@@ -663,6 +663,9 @@ def test_folder_without_usable_music_stops_with_a_clear_error(case_folder, tmp_p
     tally = "(2 not MIDI, 1 corrupt, 1 no pitched notes, 1 too long)"
     assert f"5 candidate files, none with pitched notes {tally}" in message
     assert "skipped drums_only.mid: no pitched notes (6 drum hits only)" in message
+    assert f"  too long: {midi_io.NEXT_STEPS['too long']}." in message  # what to do, per reason
+    assert message.splitlines()[-1].startswith("Point the loader at a folder of .mid/.midi files")
+    assert len(caught.value.report.skipped) == 5
 
 
 # ----------------------------------------------------------------------------- the shipped data
