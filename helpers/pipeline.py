@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,16 +32,24 @@ class Corpus:
     folder: Path
     limit: int | None = None
     sample_seed: int | None = None
+    #: The per-file limits the folder was read with, when not the defaults (recorded in a run's config.json).
+    load_options: dict = field(default_factory=dict)
 
 
 def prepare(
-    folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced"
+    folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced",
+    **load_options,
 ) -> Corpus:
-    """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary."""
+    """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary.
+
+    ``load_options`` go to :func:`helpers.midi_io.load_midi_files`: the per-file limits
+    ``max_file_bytes``, ``max_notes``, ``max_quarters`` and ``timeout``. Nothing here imports
+    TensorFlow.
+    """
     folder = Path(folder or config.DATA_DIR)
-    notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed)
+    notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed, **load_options)
     events = tokens.notes_to_events(notes, encoding)
-    return Corpus(notes, report, events, Vocabulary(events["token"], encoding), folder, limit, seed)
+    return Corpus(notes, report, events, Vocabulary(events["token"], encoding), folder, limit, seed, dict(load_options))
 
 
 def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None = None) -> dict:
@@ -76,7 +84,7 @@ def write_primer(run_dir: Path | str, corpus: Corpus, pieces: list[str], seq_len
     """
     primer = primer_from_events(corpus.events[corpus.events["piece"].isin(pieces)], seq_length)
     primer["even_step"] = export.chapter_step(corpus.events["offset"])
-    (config.ensure_dir(Path(run_dir)) / "primer.json").write_text(json.dumps(primer))
+    config.write_atomic(Path(run_dir) / "primer.json", json.dumps(primer))
     return primer
 
 
@@ -127,6 +135,7 @@ def train_run(
         extra_config={
             "data": _folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
             "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
+            **({"load_options": corpus.load_options} if corpus.load_options else {}),
         },
     )
     return run_dir
@@ -148,7 +157,8 @@ def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | 
     model, vocab, settings = training.load_run(run_dir, weights=None)
     if corpus is None:
         folder = config.ROOT / settings["data"]
-        corpus = prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding))
+        corpus = prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding),
+                         **settings.get("load_options", {}))
     try:
         train_codes = sequences.events_to_codes(corpus.events, vocab, settings["train_pieces"])
         val_codes = sequences.events_to_codes(corpus.events, vocab, settings["val_pieces"]) if settings["val_pieces"] else None
@@ -185,6 +195,7 @@ def generate_piece(
     """
     from helpers import generation, training
 
+    export.make_instrument(instrument)  # an unknown instrument fails now, before any work
     run_dir = Path(run_dir)
     model, vocab, settings = training.load_run(run_dir, weights)
     seq_length = settings["seq_length"]
@@ -207,5 +218,10 @@ def generate_piece(
     notes = export.tokens_to_notes(generated, offsets, durations)
     stem = f"{settings['architecture']}-{method}"
     target = Path(output) if output else config.unique_path(run_dir / "generated", stem, ".mid")
-    path = export.notes_to_midi(notes, target, instrument)
+    try:
+        path = export.notes_to_midi(notes, target, instrument)
+    except BaseException:
+        if not output and target.is_file() and not target.stat().st_size:  # the name claimed, nothing written
+            target.unlink()
+        raise
     return path, notes
