@@ -617,7 +617,8 @@ def load_midi_files(
     ``not MIDI`` (empty, a web page, random bytes), ``corrupt``, ``no pitched notes``
     (silence or drums only), ``too large``, ``too many notes``, ``too long``, ``too slow``,
     ``reader crashed`` or ``duplicate``. A damaged file whose notes could still be read is used,
-    with a ``warning``.
+    with a ``warning``; one too damaged to trust (see :func:`helpers.midi_reader._trust`) is
+    skipped as ``corrupt``. ``str(report)`` says what to do about each reason (:data:`NEXT_STEPS`).
 
     Args:
         paths: the files.
@@ -693,7 +694,8 @@ def load_midi_files(
 
     def done(index: int, result: Extract | Skip) -> None:
         results[index] = result
-        if cache and (isinstance(result, Extract) or result.reason in _CACHED_SKIPS):
+        cacheable = getattr(result, "cacheable", True)  # not what depends on this load's limits
+        if cache and cacheable and (isinstance(result, Extract) or result.reason in _CACHED_SKIPS):
             _cache_write(entries[index], result)
         bar.update()
 

@@ -162,6 +162,9 @@ class Extract:
     instruments: list[str]
     drum_hits: int
     warnings: list[str] = field(default_factory=list)
+    #: False when what was read depends on this load's limits, not on the file alone (a delta
+    #: time longer than ``max_quarters`` ended a track): never cached.
+    cacheable: bool = True
 
     def __len__(self) -> int:
         return len(self.pitch)
@@ -542,7 +545,9 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
             events.close()  # completes the tally
             if skip.reason == "too long" and (problems or tally[1]):  # garbage read as a late note
                 first = problems[0] if problems else f"{label}: a data byte above 127"
-                raise Skip("corrupt", f"too damaged to trust: {skip.detail.split(', over')[0]} after damage ({first})") from None
+                damaged = Skip("corrupt", f"too damaged to trust: {skip.detail.split(', over')[0]} after damage ({first})")
+                damaged.cacheable = False  # decided by max_quarters
+                raise damaged from None
             raise
         if not length_right and len(problems) == known:  # the track read cleanly, its length was wrong
             problems.append(f"{label}: cut off" if end > len(data) and not ended else f"{label}: wrong chunk length")
@@ -563,8 +568,13 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
                 f"a delta time of {tally[2] / tpq:,.0f} quarter lengths, over the limit of {limits.max_quarters:,.0f}",
             )
         raise Skip("corrupt", problems[0])
+    extract.cacheable = not tally[2]  # where a track was cut depends on max_quarters
     if problems:
-        _trust(extract, tally, problems)
+        try:
+            _trust(extract, tally, problems)
+        except Skip as skip:
+            skip.cacheable = extract.cacheable
+            raise
     return extract
 
 

@@ -500,6 +500,18 @@ def test_garbage_after_the_last_track_keeps_the_music_before_it(case_folder, tmp
     assert "damaged, kept what could be read: garbage_after_last_track.mid: track 2: a delta time" in str(report)
 
 
+def test_what_a_limit_decided_is_not_cached(case_folder, tmp_path):
+    """Where a garbage delta time cut a track depends on max_quarters: such a read is never cached."""
+    path = case_folder / "garbage_after_last_track.mid"
+    for max_quarters in (midi_io.MAX_QUARTERS, 1e6, midi_io.MAX_QUARTERS):
+        _, report = midi_io.load_midi_files([path], cache_dir=tmp_path, max_quarters=max_quarters)
+        assert report.from_cache == 0
+    assert report.used[0]["notes"] == 12
+    _, report = midi_io.load_midi_files([case_folder / "one_note.mid"], cache_dir=tmp_path)
+    _, report = midi_io.load_midi_files([case_folder / "one_note.mid"], cache_dir=tmp_path)
+    assert report.from_cache == 1  # an ordinary file is
+
+
 def test_copied_tracks_after_junk_are_dropped_and_said_so(case_folder):
     got, _ = notes_of(case_folder, "copied_tracks_after_junk.mid")
     assert sorted(p for _, _, p in got) == sorted(SCALE + BASS)  # once each, not twice
