@@ -194,7 +194,7 @@ def _print_report(args: argparse.Namespace, report) -> None:
 
     if getattr(args, "report", None) is not None:
         written = report.to_csv(args.report)
-        print(f"wrote {written}: the load report, {len(report.to_frame()):,} files")
+        print(f"wrote {config.relative(written)}: the load report, {len(report.to_frame()):,} files")
     print(report.to_text(None if getattr(args, "all", False) else midi_io.REPORT_LIST_LIMIT, _MORE))
 
 
