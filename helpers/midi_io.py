@@ -73,7 +73,7 @@ REPORT_LIST_LIMIT = 20
 #: What to do about a file skipped for each reason, where there is something to do. Limits are
 #: named as in Python, then as on the command line.
 NEXT_STEPS = {
-    "unreadable": "check that the file exists and that you may read it",
+    "unreadable": "check that the file (or the file a link leads to) exists and that you may read it",
     "not MIDI": "export it as MIDI (.mid) from the program that made it, or move it out of the folder",
     "corrupt": "download it again, or open it in a MIDI editor and save it anew",
     "too large": "raise max_file_bytes (command line: --max-file-mb) to read it",

@@ -395,7 +395,7 @@ def test_run_checks_instrument_and_primer_before_reading_or_training(capsys, tun
     assert_one_line_error(err, "page.mid: not MIDI", midi_io.NEXT_STEPS["not MIDI"])
     status, _, err = run_main(capsys, "run", "--data", tune_folder, "--primer", tmp_path / "absent.mid")
     assert status == 2
-    assert_one_line_error(err, "absent.mid: unreadable", "check that the file exists")
+    assert_one_line_error(err, "absent.mid: unreadable", midi_io.NEXT_STEPS["unreadable"])
     assert not config.RUNS_DIR.exists()
 
 
