@@ -530,7 +530,8 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
         if copies_possible and (problems or tracks >= declared_tracks):  # recovering: is it a copy?
             original = _copy_of(data, spans, body, stop)
             if original is not None:
-                problems.append(f"{label}: a copy of track {original + 1} (after damage), dropped")
+                where = "after damage" if problems else "past the tracks the header announces"
+                problems.append(f"{label}: a copy of track {original + 1} ({where}), dropped")
                 spans.append((body, body))
                 tracks += 1
                 pos = stop

@@ -285,6 +285,10 @@ CASES = {
     "copied_tracks_after_junk.mid": (copied_tracks(), ("used", 12, "track 3: a copy of track 1 (after damage), dropped")),
     "cut_copy_after_junk.mid": (copied_tracks(cut=20), ("used", 12, "track 4: a copy of track 2 (after damage), dropped")),
     "identical_tracks.mid": (midi_bytes(TWO_TRACKS[0], TWO_TRACKS[0]), ("used", 16, None)),
+    "copy_past_the_announced_tracks.mid": (
+        midi_bytes(TWO_TRACKS[0], TWO_TRACKS[0], declared=1),
+        ("used", 8, "track 2: a copy of track 1 (past the tracks the header announces), dropped"),
+    ),
     "tempo_storm.mid": (tempo_storm(), ("used", 8, None)),
     "many_notes.mid": (many_notes(), ("used", 30_000, None)),
     "format_2.mid": (midi_bytes(*TWO_TRACKS, midi_format=2), ("used", 12, None)),
