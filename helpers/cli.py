@@ -204,10 +204,12 @@ def _finished_epochs(run_dir: Path | None) -> int:
     return len(training.read_history(run_dir)) if run_dir and run_dir.is_dir() else 0
 
 
-def _interrupted(run_dir: Path | None, created: Path | None) -> str:
+def _interrupted(command: str, run_dir: Path | None, created: Path | None) -> str:
     """What Ctrl-C leaves behind, and the next step."""
+    if command == "generate":
+        return "interrupted: no piece was written (a piece is written whole or not at all)"
     if run_dir is None:
-        return "interrupted before training started: nothing was written"
+        return "interrupted before training started: no run folder was made"
     where = config.relative(run_dir)
     epochs = _finished_epochs(run_dir)
     if not epochs and created is not None:
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"error: no audio for {path.name}: {error}".splitlines()[0], file=sys.stderr)
                     return 2
     except KeyboardInterrupt:
-        print(_interrupted(run_dir, created), file=sys.stderr)
+        print(_interrupted(args.command, run_dir, created), file=sys.stderr)
         _remove_unfinished(created)
         return 130
     except midi_io.NoUsableMidiError as error:  # the files and their reasons, not only the first line

@@ -143,8 +143,18 @@ def test_keyboard_interrupt_while_reading_writes_nothing(capsys, tune_folder, mo
 
     monkeypatch.setattr(pipeline, "prepare", interrupted)
     status, _, err = run_main(capsys, "run", "--data", tune_folder)
-    assert status == 130 and err.strip() == "interrupted before training started: nothing was written"
+    assert status == 130 and err.strip() == "interrupted before training started: no run folder was made"
     assert not config.RUNS_DIR.exists()
+
+
+def test_keyboard_interrupt_while_generating_writes_no_piece(capsys, cli_run, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "generate_piece", interrupted)
+    status, _, err = run_main(capsys, "generate", cli_run)
+    assert status == 130 and err.strip() == "interrupted: no piece was written (a piece is written whole or not at all)"
+    assert cli_run.is_dir()  # the run is never removed by generate
 
 
 def test_a_failed_train_leaves_no_run_folder(capsys, tune_folder):
