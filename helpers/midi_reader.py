@@ -31,8 +31,9 @@ format-2 tracks on top of each other and refuses SMPTE timing, so it is never th
 **Damage.** The fast reader keeps what a damaged file holds up to the damage (see
 :func:`_fast_events`), with three rules of its own, each checked by a case of
 ``tests/test_midi_robustness.py``: a delta time longer than a whole piece may last
-(``max_quarters``) is garbage, and ends its track there; after damage, a track that repeats an
-earlier one byte for byte (whole or cut short) is a copy, and is dropped; and a file is *too
+(``max_quarters``) is garbage, and ends its track there; after damage (or past the tracks the
+header announces), a track that repeats an earlier one byte for byte (whole or cut short) is a
+copy, and is dropped; and a file is *too
 damaged to trust* — skipped as ``corrupt`` — when many of its events are undecodable or its
 damage left notes or silences of absurd length (:func:`_trust` states the rule).
 
@@ -602,7 +603,8 @@ def _trust(extract: Extract, tally: list[int], problems: list[str]) -> None:
     2. **Absurd time.** A note lasts, or a silence between two onsets lasts, longer than
        :data:`ABSURD_QUARTERS`: in a damaged file that is a misread delta time that moved the
        rest of a track by thousands of quarter notes, not music. (An undamaged file may hold
-       such a drone or silence; it is the composer's.)
+       such a drone or silence; it is the composer's.) Likewise a note past ``max_quarters``
+       after damage makes the file too damaged to trust, not "too long".
     """
     decoded, damaged = tally[0], tally[1]
     first = problems[0]
