@@ -213,6 +213,14 @@ def jump_after_damage(held: bool) -> bytes:
     return midi_bytes(track(events))
 
 
+def late_note(damaged: bool) -> bytes:
+    """Four notes, then two waits of 30,000 quarter lengths (each under the limit) and a note at
+    60,004: past ``max_quarters``. With ``damaged``, a damaged byte comes before the waits."""
+    events = line(SCALE[:4]) + ([(0, bytes([0x90, 64, 0x95]))] if damaged else [])
+    events += [(30_000 * TPQ, b"\xff\x01\x01x"), (30_000 * TPQ, on(67)), (TPQ, off(67))]
+    return midi_bytes(track(events))
+
+
 def copied_tracks(cut: int | None = None) -> bytes:
     """Two tracks, junk, and the two tracks again (the second copy cut to ``cut`` bytes)."""
     again = TWO_TRACKS[0] + (TWO_TRACKS[1] if cut is None else TWO_TRACKS[1][:cut])
@@ -280,6 +288,11 @@ CASES = {
     "long_silence_after_damage.mid": (
         jump_after_damage(held=False), ("skipped", "corrupt", "too damaged to trust: a silence of 2,001 quarter")
     ),
+    # ... and a note past max_quarters after damage is damage too, not a long piece.
+    "late_note_after_damage.mid": (
+        late_note(damaged=True), ("skipped", "corrupt", "too damaged to trust: a note at 60,004 quarter lengths after damage")
+    ),
+    "late_note.mid": (late_note(damaged=False), ("skipped", "too long", "a note at 60,004 quarter lengths")),
     # Damage rule 3: after damage (or past the tracks the header announces), a track that repeats an
     # earlier one byte for byte, whole or cut short, is dropped; intact files keep identical tracks.
     "copied_tracks_after_junk.mid": (copied_tracks(), ("used", 12, "track 3: a copy of track 1 (after damage), dropped")),
