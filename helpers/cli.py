@@ -164,7 +164,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
     if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
         if not args.data.is_dir():
-            raise FileNotFoundError(f"MIDI folder not found: {args.data}")
+            raise FileNotFoundError(f"MIDI folder not found: {args.data}; give --data a folder of .mid/.midi files")
     if getattr(args, "report", None) is not None and args.report.is_dir():
         raise ValueError(f"--report {args.report} is a folder: give a file name, such as load-report.csv")
     run_folder = getattr(args, "resume", None) or (args.run if args.command == "generate" else None)

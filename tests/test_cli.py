@@ -245,7 +245,9 @@ def test_python_dash_m_helpers_reports_errors_on_one_line(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"error: MIDI folder not found: {tmp_path / 'missing'}"]
+    assert result.stderr.strip().splitlines() == [
+        f"error: MIDI folder not found: {tmp_path / 'missing'}; give --data a folder of .mid/.midi files"
+    ]
     assert result.stdout == ""
 
 
