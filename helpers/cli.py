@@ -4,8 +4,11 @@ A thin face over :mod:`helpers.pipeline`, for training on a server or on your ow
 collection — the LSTM post's scripts, done properly. Every training run gets its own folder
 ``outputs/runs/<arch>-NNN/`` (model, vocabulary, settings, history, checkpoints, and the pieces
 generated from it), never over an earlier one. Errors in the input end with one line on
-stderr and exit status 2, no traceback; Ctrl-C during training keeps the last finished epoch
-(exit status 130), and ``train --resume RUN_FOLDER`` continues from it.
+stderr and exit status 2, no traceback (a folder with no usable MIDI: the files and their
+reasons too); every option is checked before any work starts, and a command that fails leaves
+no half-made file or run folder behind. Ctrl-C during training keeps the last finished epoch
+(exit status 130), and ``train --resume RUN_FOLDER`` continues from it. ``prepare`` never
+imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers import config
+from helpers import config, midi_reader
 
 
 def _number(convert, accept, wanted: str):
@@ -35,6 +38,35 @@ def _number(convert, accept, wanted: str):
 _positive = _number(int, lambda value: value >= 1, "a whole number >= 1")
 _positive_float = _number(float, lambda value: value > 0, "a number > 0")
 _fraction = _number(float, lambda value: 0 <= value < 1, "a number from 0 up to (not including) 1")
+_seconds = _number(float, lambda value: value >= 0, "seconds >= 0 (0: no limit)")
+
+
+def _add_load_options(parser: argparse.ArgumentParser) -> None:
+    """The per-file limits of :func:`helpers.midi_io.load_midi_files` and the whole load report."""
+    group = parser.add_argument_group("reading MIDI: per-file limits and the load report")
+    group.add_argument("--max-file-mb", type=_positive_float, help=f"skip files larger than this many MiB (default {midi_reader.MAX_FILE_BYTES / 2**20:g})")
+    group.add_argument("--max-notes", type=_positive, help=f"skip files with more note-ons (default {midi_reader.MAX_NOTES:,})")
+    group.add_argument("--max-quarters", type=_positive_float, help=f"skip pieces longer than this many quarter notes (default {midi_reader.MAX_QUARTERS:,.0f})")
+    group.add_argument("--timeout", type=_seconds, help=f"skip a file that takes longer to read, seconds; 0: no limit (default {midi_reader.TIMEOUT_S:g})")
+    group.add_argument("--report", type=Path, metavar="FILE.csv", help="write the whole load report (every file, its status, reason and next step) as CSV")
+    group.add_argument("--all", action="store_true", help="list every damaged and skipped file in the printed report (default: the first 20 of each)")
+
+
+def _load_options(args: argparse.Namespace) -> dict:
+    """The limits given on the command line, as :func:`helpers.midi_io.load_midi_files` names them."""
+    options = {}
+    if args.max_file_mb is not None:
+        options["max_file_bytes"] = int(args.max_file_mb * 2**20)
+    if args.max_notes is not None:
+        options["max_notes"] = args.max_notes
+    if args.max_quarters is not None:
+        options["max_quarters"] = args.max_quarters
+    if args.timeout is not None:
+        options["timeout"] = args.timeout or None
+    return options
+
+
+_MORE = "--all lists them all, --report FILE.csv saves the whole report"
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -89,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="read and cache a MIDI folder, print the load report",
                                   description="Read every MIDI file of a folder (cached), print the load report and the vocabulary size.")
     _add_data_options(prepare)
+    _add_load_options(prepare)
     train = commands.add_parser("train", help="train a model into a new run folder under outputs/runs",
                                 description="Train the chapter's GRU or the LSTM composer into a new run folder outputs/runs/<arch>-NNN.")
     _add_data_options(train)
+    _add_load_options(train)
     _add_train_options(train)
     train.add_argument("--resume", type=Path, metavar="RUN_FOLDER", help="continue this run from its last finished epoch (model and data options are taken from the run)")
     generate = commands.add_parser("generate", help="generate a piece from a run folder",
@@ -116,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="prepare, train and generate in one go",
                               description="prepare + train + generate, with the options of all three.")
     _add_data_options(run)
+    _add_load_options(run)
     _add_train_options(run)
     _add_generate_options(run)
     return parser
@@ -164,23 +199,110 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
     )
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Check every option that names a file, folder or instrument before any work starts, so that
+    ``run`` never trains for an hour and then refuses its ``--instrument``. Raises the errors
+    :func:`main` turns into one line on stderr, each saying what to do."""
+    from helpers import export, midi_io
+
+    if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
+        if not args.data.is_dir():
+            raise FileNotFoundError(f"MIDI folder not found: {args.data}; give --data a folder of .mid/.midi files")
+    if getattr(args, "report", None) is not None and args.report.is_dir():
+        raise ValueError(f"--report {args.report} is a folder: give a file name, such as load-report.csv")
+    run_folder = getattr(args, "resume", None) or (args.run if args.command in ("generate", "evaluate") else None)
+    for needed in ("vocab.json", "config.json") if run_folder else ():
+        if not (run_folder / needed).is_file():
+            raise ValueError(
+                f"{run_folder} is not a run folder (no {needed}): give a folder written by train, such as outputs/runs/gru-001"
+            )
+    if args.command in ("generate", "run"):
+        export.make_instrument(args.instrument)  # ExportError: unknown instrument, with the names to use
+        if args.primer is not None:
+            midi_io.midi_to_notes(args.primer)  # MidiLoadError: the primer is no usable MIDI, and what to do
+        weights = getattr(args, "weights", "best")
+        if weights not in ("best", "final") and not Path(weights).is_file():
+            raise FileNotFoundError(f"--weights {weights}: no such checkpoint file; give 'best', 'final' or a file in RUN/checkpoints/")
+        if getattr(args, "output", None) is not None and args.output.is_dir():
+            raise ValueError(f"--output {args.output} is a folder: give a file name, such as piece.mid")
+        if args.audio:
+            from helpers import audio
+
+            audio.default_soundfont()  # AudioError: no SoundFont, and where to get one
+
+
+def _print_report(args: argparse.Namespace, report) -> None:
+    """Print the load report (every file with ``--all``) and write ``--report FILE.csv``."""
+    from helpers import midi_io
+
+    if getattr(args, "report", None) is not None:
+        written = report.to_csv(args.report)
+        print(f"wrote {config.relative(written)}: the load report, {len(report.to_frame()):,} files")
+    print(report.to_text(None if getattr(args, "all", False) else midi_io.REPORT_LIST_LIMIT, _MORE))
+
+
+def _finished_epochs(run_dir: Path | None) -> int:
+    from helpers import training
+
+    return len(training.read_history(run_dir)) if run_dir and run_dir.is_dir() else 0
+
+
+def _interrupted(command: str, run_dir: Path | None, created: Path | None) -> str:
+    """What Ctrl-C leaves behind, and the next step."""
+    if command == "generate":
+        return "interrupted: no piece was written (a piece is written whole or not at all)"
+    if run_dir is None:
+        return "interrupted before training started: no run folder was made"
+    where = config.relative(run_dir)
+    epochs = _finished_epochs(run_dir)
+    if not epochs and created is not None:
+        return (f"interrupted during the first epoch: no epoch finished, so nothing is kept ({where} was removed); "
+                "start again with the same command")
+    return (f"interrupted: the last finished epoch ({epochs}) is kept in {where}; "
+            f"continue with: python -m helpers train --resume {where}")
+
+
+def _remove_unfinished(created: Path | None) -> None:
+    """Remove a run folder this command created when no epoch of it finished: nothing half-made stays."""
+    import shutil
+
+    if created is not None and created.is_dir() and not _finished_epochs(created):
+        shutil.rmtree(created, ignore_errors=True)
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """The errors that mean bad input (one line on stderr, status 2); TensorFlow's only once it is loaded."""
+    from helpers import export, midi_io, tokens
+
+    errors = (midi_io.MidiError, tokens.TokenError, export.ExportError, FileNotFoundError, NotADirectoryError, ValueError)
+    if "helpers.training" in sys.modules:
+        errors += (sys.modules["helpers.training"].RunError,)
+    if "helpers.audio" in sys.modules:
+        errors += (sys.modules["helpers.audio"].AudioError,)
+    return errors
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0 ok, 2 bad input, 130 interrupted)."""
-    from helpers import export, midi_io, pipeline, tokens, training
+    from helpers import midi_io, pipeline  # not training: prepare runs without TensorFlow
 
     args = build_parser().parse_args(argv)
-    run_dir = None
+    run_dir = created = None
     try:
+        _check_options(args)
         if args.command == "run" or (args.command == "train" and not args.resume):
             _check_recipe_options(args)
         corpus = None
         if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
-            corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding)
-            print(corpus.report)
+            corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding, **_load_options(args))
+            _print_report(args, corpus.report)
             print(f"{len(corpus.events):,} events, {len(corpus.vocab):,} distinct tokens")
         if args.command in ("train", "run"):
+            from helpers import training
+
             run_dir = getattr(args, "resume", None) or training.new_run_dir(
                 args.arch if _recipe(args) == "chapter" else f"{args.arch}-improved")
+            created = None if getattr(args, "resume", None) else run_dir
             _train(args, corpus, run_dir)
             history = training.read_history(run_dir)
             last = history.iloc[-1]
@@ -212,12 +334,20 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"error: no audio for {path.name}: {error}".splitlines()[0], file=sys.stderr)
                     return 2
     except KeyboardInterrupt:
-        where = config.relative(run_dir) if run_dir else "RUN_FOLDER"
-        print(f"interrupted: the last finished epoch is kept; continue with: python -m helpers train --resume {where}",
-              file=sys.stderr)
+        print(_interrupted(args.command, run_dir, created), file=sys.stderr)
+        _remove_unfinished(created)
         return 130
-    except (midi_io.MidiError, tokens.TokenError, export.ExportError, training.RunError,
-            FileNotFoundError, NotADirectoryError, ValueError) as error:
+    except midi_io.NoUsableMidiError as error:  # the files and their reasons, not only the first line
+        if getattr(args, "report", None) is not None:
+            error.report.to_csv(args.report)
+        limit = None if getattr(args, "all", False) else midi_io.REPORT_LIST_LIMIT
+        print(f"error: {error.message(limit, _MORE)}", file=sys.stderr)
+        return 2
+    except _input_errors() as error:
+        _remove_unfinished(created)
         print(f"error: {error}".splitlines()[0], file=sys.stderr)
         return 2
+    except BaseException:
+        _remove_unfinished(created)
+        raise
     return 0

@@ -6,6 +6,7 @@ start fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -114,6 +115,33 @@ def ensure_dir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_atomic(path: Path | str, content: str | bytes) -> Path:
+    """Write ``content`` to ``path`` through a temporary file in the same folder, then rename it:
+    a crash or an error never leaves half a file, and an existing file stays whole until then."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(content.encode() if isinstance(content, str) else content)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str):
+    """A temporary path beside ``path`` for a writer that needs a file name (music21, soundfile);
+    renamed to ``path`` when the block ends without an error, removed when it fails.
+
+    >>> with atomic_path(GENERATED_DIR / "piece.mid") as temporary:  # doctest: +SKIP
+    ...     score.write("midi", fp=str(temporary))
+    """
+    path = Path(path)
+    ensure_dir(path.parent)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # hidden: never read as music
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
 
 
 def unique_path(folder: Path, stem: str, suffix: str = "") -> Path:

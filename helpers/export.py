@@ -153,10 +153,10 @@ def notes_to_midi(
         stem: file-name stem when ``path`` is not given.
 
     Returns:
-        the path written.
+        the path written, atomically: the file appears whole (a temporary file renamed) or not at all.
     """
-    score = notes_to_score(notes, instrument)
+    score = notes_to_score(notes, instrument)  # fails (no notes, unknown instrument) before any file is made
     target = Path(path) if path else config.unique_path(config.GENERATED_DIR, stem, ".mid")
-    config.ensure_dir(target.parent)
-    score.write("midi", fp=str(target))
+    with config.atomic_path(target) as temporary:  # never half a file under the final name
+        score.write("midi", fp=str(temporary))
     return target

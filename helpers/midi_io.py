@@ -61,7 +61,7 @@ MIDI_SUFFIXES = (".mid", ".midi")
 #: Columns of the notes table, in order.
 NOTE_COLUMNS = ["piece", "part", "instrument", "offset", "duration", "pitch", "velocity"]
 #: Bumped whenever extraction changes, so that old cache entries are not reused.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 #: With ``workers=None``, files are read in worker processes only when at least this many
 #: files have to be read (each worker takes about a quarter of a second to start).
@@ -70,6 +70,20 @@ PARALLEL_MIN_FILES = 500
 MAX_WORKERS = 8
 #: At most this many skipped files are listed one by one in ``str(report)``.
 REPORT_LIST_LIMIT = 20
+#: What to do about a file skipped for each reason, where there is something to do. Limits are
+#: named as in Python, then as on the command line.
+NEXT_STEPS = {
+    "unreadable": "check that the file (or the file a link leads to) exists and that you may read it",
+    "not MIDI": "export it as MIDI (.mid) from the program that made it, or move it out of the folder",
+    "corrupt": "download it again, or open it in a MIDI editor and save it anew",
+    "too large": "raise max_file_bytes (command line: --max-file-mb) to read it",
+    "too many notes": "raise max_notes (command line: --max-notes) to read it",
+    "too long": "raise max_quarters (command line: --max-quarters) to read it",
+    "too slow": "raise timeout (command line: --timeout, 0 for none) to read it",
+    "reader crashed": "read it with reader='music21' to see whether music21 can",
+    "duplicate": "",
+    "no pitched notes": "",
+}
 
 
 class MidiError(Exception):
@@ -91,11 +105,30 @@ class MidiLoadError(MidiError):
         message = f"{self.path.name}: {reason}"
         if detail:
             message += f" ({detail})"
+        if NEXT_STEPS.get(reason):
+            message += f"; {NEXT_STEPS[reason]}"
         super().__init__(message)
 
 
 class NoUsableMidiError(MidiError):
-    """A folder gave no usable music at all: training cannot start."""
+    """A folder gave no usable music at all: training cannot start.
+
+    The message lists the files and their reasons (up to :data:`REPORT_LIST_LIMIT`), what to
+    do about each reason, and where to point the loader instead; ``report`` holds them all.
+    """
+
+    def __init__(self, folder: Path | str, candidates: int, report: LoadReport, more: str = "see error.report.to_frame()"):
+        self.folder, self.candidates, self.report = Path(folder), candidates, report
+        super().__init__(self.message(more=more))
+
+    def message(self, limit: int | None = None, more: str = "see error.report.to_frame()") -> str:
+        """The whole message, listing up to ``limit`` files (default :data:`REPORT_LIST_LIMIT`; None: all)."""
+        tally = ", ".join(f"{count:,} {label}" for label, count in self.report.reasons.items()) or "no MIDI files"
+        return (
+            f"No usable MIDI in {self.folder}: {self.candidates} candidate files, none with pitched notes ({tally}).\n"
+            + self.report.to_text(REPORT_LIST_LIMIT if limit is None else limit, more)
+            + "\nPoint the loader at a folder of .mid/.midi files (searched with its sub-folders)."
+        )
 
 
 # ----------------------------------------------------------------------------- finding files
@@ -106,15 +139,17 @@ def _display_name(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _walk_midi(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Paths of MIDI candidates below ``folder`` and the folders that could not be listed."""
-    found, problems, seen = [], [], set()
+def _walk_midi(folder: Path) -> tuple[list[Path], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Paths of MIDI candidates below ``folder``, the folders that could not be listed, and what
+    was passed over on purpose (``(name, reason)`` pairs: see :func:`find_midi_files`)."""
+    found, problems, passed_over, seen = [], [], [], set()
     stack = [folder]
     while stack:
         here = stack.pop()
         try:
             info = os.stat(here)
             if (info.st_dev, info.st_ino) in seen:  # a link back to a folder already walked
+                passed_over.append((here.relative_to(folder).as_posix() + "/", "a link to a folder searched already"))
                 continue
             seen.add((info.st_dev, info.st_ino))
             with os.scandir(here) as listing:
@@ -123,17 +158,25 @@ def _walk_midi(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
             problems.append((here.relative_to(folder).as_posix() + "/", f"unreadable folder ({error.strerror})"))
             continue
         for entry in entries:
-            if entry.name.startswith("."):  # hidden: .git, macOS "._song.mid" resource forks
-                continue
             try:
                 is_dir = entry.is_dir()  # follows links; a dangling link is not a folder
             except OSError:
                 is_dir = False
+            if entry.name.startswith("."):  # hidden: .git, macOS "._song.mid" resource forks
+                name = Path(entry.path).relative_to(folder).as_posix()
+                if is_dir:
+                    passed_over.append((name + "/", "a hidden folder (its name starts with '.'), not searched"))
+                elif entry.name.lower().endswith(MIDI_SUFFIXES):
+                    fork = entry.name.startswith("._")
+                    passed_over.append((name, "a macOS resource fork ('._' file), not music" if fork
+                                        else "a hidden file (its name starts with '.')"))
+                continue
             if is_dir:
                 stack.append(Path(entry.path))  # even when named like "x.mid"
             elif entry.name.lower().endswith(MIDI_SUFFIXES):
                 found.append(Path(entry.path))  # regular files, and odd entries the loader reports
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), problems
+    order = sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return order, problems, sorted(passed_over)
 
 
 def find_midi_files(folder: Path | str) -> list[Path]:
@@ -143,9 +186,11 @@ def find_midi_files(folder: Path | str) -> list[Path]:
     characters. On purpose:
 
     - hidden files and folders (names starting with ``.``, such as ``.git`` or macOS's
-      ``._song.mid`` resource forks) are passed over;
+      ``._song.mid`` resource forks) are passed over; :func:`load_midi_folder` names them
+      (hidden folders, and hidden files named like MIDI) in ``report.passed_over``;
     - a folder named like a MIDI file (``album.mid/``) is searched, not read;
-    - links to folders are followed, each folder walked once, so a link loop ends;
+    - links to folders are followed, each folder walked once, so a link loop ends (the link
+      that leads back is named in ``report.passed_over`` too);
     - links that point nowhere, unreadable files and special files (a FIFO named ``x.mid``)
       *are* listed: :func:`load_midi_files` reports each as skipped with its reason.
 
@@ -445,11 +490,14 @@ class LoadReport:
     when the file was damaged and what could be read was kept); ``skipped`` one dict per file
     left out (``piece``, ``reason``: a label such as ``"corrupt"`` with details in brackets,
     and the bare ``label``). ``from_cache`` counts the files whose notes came from the cache.
+    ``passed_over`` names what the folder search passed over on purpose (``piece``, ``reason``:
+    hidden files and folders, links back to a folder already searched); these are no candidates.
     """
 
     used: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     from_cache: int = 0
+    passed_over: list[dict] = field(default_factory=list)
 
     @property
     def notes_kept(self) -> int:
@@ -466,7 +514,7 @@ class LoadReport:
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per file: piece, status (``used`` or ``skipped``), notes, drum hits, reason.
+        """One row per file: piece, status (``used``, ``skipped`` or ``passed over``), notes, drum hits, reason.
 
         A used file's reason is empty, or says what was damaged in it.
         """
@@ -482,28 +530,59 @@ class LoadReport:
         ] + [
             {"piece": e["piece"], "status": "skipped", "notes": 0, "drum_hits": 0, "reason": e["reason"]}
             for e in self.skipped
+        ] + [
+            {"piece": e["piece"], "status": "passed over", "notes": 0, "drum_hits": 0, "reason": e["reason"]}
+            for e in self.passed_over
         ]
         import pandas as pd
 
         return pd.DataFrame(rows, columns=["piece", "status", "notes", "drum_hits", "reason"])
 
+    def to_csv(self, path: Path | str) -> Path:
+        """Write :meth:`to_frame` as CSV, with a ``label`` column (the bare reason label) and a
+        ``next_step`` column (what to do, where there is something); written atomically."""
+        frame = self.to_frame()
+        labels = [""] * len(self.used) + [e.get("label", e["reason"]) for e in self.skipped]
+        frame["label"] = labels + ["passed over"] * len(self.passed_over)
+        frame["next_step"] = [NEXT_STEPS.get(label, "") for label in frame["label"]]
+        return config.write_atomic(path, frame.to_csv(index=False))
+
     def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self, limit: int | None = REPORT_LIST_LIMIT, more: str = "see report.to_frame()") -> str:
+        """The report as text: a summary line, then damaged and skipped files (``limit`` of each;
+        ``None``: all), what was passed over on purpose, and what to do about each reason.
+
+        Args:
+            limit: most files listed of each kind.
+            more: where the rest can be seen, said after "... and N more skipped".
+        """
+        limit = len(self.used) + len(self.skipped) + len(self.passed_over) if limit is None else limit
         total = len(self.used) + len(self.skipped)
         lines = [
             f"Used {len(self.used)} of {total} files: {self.notes_kept:,} notes kept, "
             f"{self.drum_hits:,} drum hits left out."
         ]
         repaired = [e for e in self.used if e.get("warning")]
-        for entry in repaired[:REPORT_LIST_LIMIT]:
+        for entry in repaired[:limit]:
             lines.append(f"  damaged, kept what could be read: {entry['piece']}: {entry['warning']}")
-        if len(repaired) > REPORT_LIST_LIMIT:
-            lines.append(f"  ... and {len(repaired) - REPORT_LIST_LIMIT:,} more damaged files")
-        for entry in self.skipped[:REPORT_LIST_LIMIT]:
+        if len(repaired) > limit:
+            lines.append(f"  ... and {len(repaired) - limit:,} more damaged files ({more})")
+        for entry in self.skipped[:limit]:
             lines.append(f"  skipped {entry['piece']}: {entry['reason']}")
-        if len(self.skipped) > REPORT_LIST_LIMIT:
-            lines.append(f"  ... and {len(self.skipped) - REPORT_LIST_LIMIT:,} more skipped (see report.to_frame())")
+        if len(self.skipped) > limit:
+            lines.append(f"  ... and {len(self.skipped) - limit:,} more skipped ({more})")
             tally = ", ".join(f"{count:,} {label}" for label, count in self.reasons.items())
             lines.append(f"Skipped {len(self.skipped):,} files: {tally}.")
+        for entry in self.passed_over[:limit]:
+            lines.append(f"  passed over on purpose: {entry['piece']}: {entry['reason']}")
+        if len(self.passed_over) > limit:
+            lines.append(f"  ... and {len(self.passed_over) - limit:,} more passed over ({more})")
+        steps = [(label, NEXT_STEPS[label]) for label in self.reasons if NEXT_STEPS.get(label)]
+        if steps:
+            lines.append("What to do:" if len(steps) > 1 else f"What to do: {steps[0][0]}: {steps[0][1]}.")
+            lines += [f"  {label}: {step}." for label, step in steps] if len(steps) > 1 else []
         return "\n".join(lines)
 
 
@@ -538,7 +617,8 @@ def load_midi_files(
     ``not MIDI`` (empty, a web page, random bytes), ``corrupt``, ``no pitched notes``
     (silence or drums only), ``too large``, ``too many notes``, ``too long``, ``too slow``,
     ``reader crashed`` or ``duplicate``. A damaged file whose notes could still be read is used,
-    with a ``warning``.
+    with a ``warning``; one too damaged to trust (see :func:`helpers.midi_reader._trust`) is
+    skipped as ``corrupt``. ``str(report)`` says what to do about each reason (:data:`NEXT_STEPS`).
 
     Args:
         paths: the files.
@@ -614,7 +694,8 @@ def load_midi_files(
 
     def done(index: int, result: Extract | Skip) -> None:
         results[index] = result
-        if cache and (isinstance(result, Extract) or result.reason in _CACHED_SKIPS):
+        cacheable = getattr(result, "cacheable", True)  # not what depends on this load's limits
+        if cache and cacheable and (isinstance(result, Extract) or result.reason in _CACHED_SKIPS):
             _cache_write(entries[index], result)
         bar.update()
 
@@ -702,7 +783,7 @@ def load_midi_folder(
     folder = Path(folder or config.DATA_DIR)
     if not folder.is_dir():
         raise FileNotFoundError(f"MIDI folder not found: {folder}")
-    paths, problems = _walk_midi(folder)
+    paths, problems, passed_over = _walk_midi(folder)
     if limit is not None and limit < len(paths):
         if seed is None:
             paths = paths[:limit]
@@ -713,11 +794,7 @@ def load_midi_folder(
     notes, report = load_midi_files(paths, root=folder, **kwargs)
     for piece, reason in problems:
         report.skipped.append({"piece": _display_name(piece), "reason": reason, "label": "unreadable"})
+    report.passed_over = [{"piece": _display_name(piece), "reason": reason} for piece, reason in passed_over]
     if notes.empty:
-        tally = ", ".join(f"{count:,} {label}" for label, count in report.reasons.items()) or "no MIDI files"
-        raise NoUsableMidiError(
-            f"No usable MIDI in {folder}: {len(paths)} candidate files, none with pitched notes ({tally}).\n"
-            + str(report)
-            + "\nPoint the loader at a folder of .mid/.midi files."
-        )
+        raise NoUsableMidiError(folder, len(paths), report)
     return notes, report

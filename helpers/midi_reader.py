@@ -28,6 +28,15 @@ faster still, but it drops notes never released and zero-length notes written no
 (98 of the 30,942 notes of ``data/midi``, changing the tokens of 11 of its 40 files), places
 format-2 tracks on top of each other and refuses SMPTE timing, so it is never the default.
 
+**Damage.** The fast reader keeps what a damaged file holds up to the damage (see
+:func:`_fast_events`), with three rules of its own, each checked by a case of
+``tests/test_midi_robustness.py``: a delta time longer than a whole piece may last
+(``max_quarters``) is garbage, and ends its track there; after damage (or past the tracks the
+header announces), a track that repeats an earlier one byte for byte (whole or cut short) is a
+copy, and is dropped; and a file is *too
+damaged to trust* — skipped as ``corrupt`` — when many of its events are undecodable or its
+damage left notes or silences of absurd length (:func:`_trust` states the rule).
+
 **Limits.** A file is skipped, with its reason, when it is larger than ``max_file_bytes``, holds
 more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or takes longer than
 ``timeout`` seconds to read; see :func:`load_midi_files`.
@@ -35,6 +44,7 @@ more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or takes lo
 
 from __future__ import annotations
 
+import errno
 import stat
 import time
 from collections import deque
@@ -59,6 +69,13 @@ MAX_QUARTERS = 50_000.0
 TIMEOUT_S = 30.0
 #: How far into a file the MIDI header is looked for (RIFF ``.rmi`` wrappers, MacBinary), bytes.
 HEADER_SEARCH_BYTES = 1024
+#: A damaged file is too damaged to trust when at least this many events are damaged ...
+DAMAGED_EVENTS_MIN = 2
+#: ... and they make up at least this share of the events decoded (see :func:`_trust`). Inclusive.
+DAMAGED_SHARE = 0.10
+#: In a damaged file, a note or a silence longer than this, in quarter lengths, is taken for
+#: damage (about eight minutes at 120 quarter notes a minute); see :func:`_trust`.
+ABSURD_QUARTERS = 1_000.0
 
 
 # ----------------------------------------------------------------------------- limits
@@ -146,6 +163,9 @@ class Extract:
     instruments: list[str]
     drum_hits: int
     warnings: list[str] = field(default_factory=list)
+    #: False when what was read depends on this load's limits, not on the file alone (a delta
+    #: time longer than ``max_quarters`` ended a track): never cached.
+    cacheable: bool = True
 
     def __len__(self) -> int:
         return len(self.pitch)
@@ -297,25 +317,67 @@ def _locate_header(data: bytes) -> tuple[int, list[str]]:
         return start, [f"the MIDI data starts after {wrapper}"]
     if not data:
         raise Skip("not MIDI", "the file is empty")
-    head = data[:64].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
-        raise Skip("not MIDI", "a web page saved under a MIDI name")
+    raise Skip("not MIDI", _what_else(data))
+
+
+#: Signatures of files often saved under a MIDI name: (bytes at the start, what the file is).
+_SIGNATURES = [
+    (b"RIFF", "a RIFF file with no MIDI data (WAV audio?)"),
+    (b"ID3", "an MP3 audio file"),
+    (b"\xff\xfb", "an MP3 audio file"),
+    (b"fLaC", "a FLAC audio file"),
+    (b"OggS", "an Ogg audio file"),
+    (b"PK\x03\x04", "a ZIP archive (a compressed MusicXML .mxl file?)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+]
+
+
+def _what_else(data: bytes) -> str:
+    """What a file that is not MIDI seems to be, for the skip reason: the words say exactly
+    what was recognised (a MusicXML score is not a web page)."""
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            if signature == b"RIFF" and data[8:12] == b"WAVE":
+                return "a WAV audio file saved under a MIDI name"
+            return f"{name} saved under a MIDI name"
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<"):
-        raise Skip("not MIDI", "a text/markup file saved under a MIDI name")
-    raise Skip("not MIDI", "the file does not start with a MIDI header")
+        if b"<score-partwise" in head or b"<score-timewise" in head or b"musicxml" in head:
+            return "a MusicXML score saved under a MIDI name"
+        if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head:
+            return "a web page saved under a MIDI name"
+        if head.startswith(b"<?xml"):
+            return "an XML file saved under a MIDI name"
+        return "a text/markup file saved under a MIDI name"
+    try:
+        data[:1024].decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < 1020:  # not a character cut at the end of the sample
+            return "the file does not start with a MIDI header"
+    if any(byte < 9 for byte in data[:1024]):
+        return "the file does not start with a MIDI header"
+    return "a text file saved under a MIDI name"
 
 
-def _fast_events(track: bytes, problems: list[str], label: str, ended: list[bool]) -> Iterator[tuple]:
+def _fast_events(
+    track: bytes, problems: list[str], label: str, ended: list[bool], tally: list[int], ticks_per_quarter: float,
+    max_quarters: float,
+) -> Iterator[tuple]:
     """Decode one track chunk's bytes into the event stream of :meth:`_Collector.add_track`.
 
     Stops at End of Track (and then appends True to ``ended``). Damage that keeps the events
     in step — a data byte above 127, a system message that has no place in a file — skips that
     one event; damage after which the next event cannot be found (data where a status byte
-    belongs, an undefined status, a cut) ends the track there, keeping what came before. Both
-    are noted in ``problems``.
+    belongs, an undefined status, a meta event longer than the track, a delta time longer
+    than a whole piece may last) ends the track there, keeping what came before. All are noted
+    in ``problems``; ``tally`` counts the events decoded, those that were damaged (system
+    messages are whole events, misplaced but not damaged) and the longest delta time taken
+    for damage, in ticks (see :func:`_trust`).
     """
+    max_delta = max_quarters * ticks_per_quarter
     pos, tick, status, stop, count = 0, 0, 0, len(track), 0
-    bad_values = system = 0
+    bad_values = system = stopped = 0
     try:
         while pos < stop:
             count += 1
@@ -334,6 +396,15 @@ def _fast_events(track: bytes, problems: list[str], label: str, ended: list[bool
                     size += 1
                 if size > 8:  # the standard allows 4; longer ones are read (as mido and music21 do) up to 8
                     problems.append(f"{label}: a delta time longer than 8 bytes")
+                    stopped = 1
+                    break
+                if delta > max_delta:  # one wait longer than a whole piece may last: garbage, not music
+                    problems.append(
+                        f"{label}: a delta time of {delta / ticks_per_quarter:,.0f} quarter lengths, longer than "
+                        f"a whole piece may last (max_quarters={max_quarters:,.0f}); the track is read up to it"
+                    )
+                    tally[2] = max(tally[2], delta)
+                    stopped = 1
                     break
                 tick += delta
             byte = track[pos]
@@ -345,6 +416,7 @@ def _fast_events(track: bytes, problems: list[str], label: str, ended: list[bool
                 byte = status
             else:
                 problems.append(f"{label}: a data byte where a status byte belongs")
+                stopped = 1
                 break
             kind = byte & 0xF0
             if kind == 0x90 or kind == 0x80:
@@ -381,6 +453,7 @@ def _fast_events(track: bytes, problems: list[str], label: str, ended: list[bool
                         break
                 if size > 8:
                     problems.append(f"{label}: an event length longer than 8 bytes")
+                    stopped = 1
                     break
                 if byte == 0xFF:
                     if meta == 0x2F:  # End of Track
@@ -391,15 +464,20 @@ def _fast_events(track: bytes, problems: list[str], label: str, ended: list[bool
                 pos += length
                 if pos > stop:
                     problems.append(f"{label}: cut off inside a meta or sysex event")
+                    stopped = 1
                     break
             elif byte in _SYSTEM_DATA_BYTES:  # a message for a live MIDI cable, not for a file
                 pos += _SYSTEM_DATA_BYTES[byte]
                 system += 1
             else:
                 problems.append(f"{label}: an undefined status byte 0x{byte:02X}")
+                stopped = 1
                 break
     except IndexError:
         problems.append(f"{label}: cut off inside an event")
+    finally:  # also when the collector stops reading (a limit): the tally is then complete so far
+        tally[0] += count
+        tally[1] += bad_values + stopped
     if bad_values:
         problems.append(f"{label}: {bad_values} event(s) with a data byte above 127 skipped")
     if system:
@@ -425,6 +503,9 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
     if midi_format > 2:
         warnings.append(f"unknown MIDI format {midi_format}, read as format 1")
     problems: list[str] = []
+    tally = [0, 0, 0]  # events decoded, events damaged, the longest delta time taken for damage (ticks)
+    tpq, copies_possible = collector.ticks_per_quarter, midi_format != 2
+    spans: list[tuple[int, int]] = []  # (body, stop) of every track read, to find copies
     pos = start + 8 + header_length
     tracks, shift = 0, 0
     while pos + 8 <= len(data):
@@ -447,9 +528,29 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
         else:
             found = data.find(b"MTrk", body)
             stop = found if found >= 0 else len(data)
+        if copies_possible and (problems or tracks >= declared_tracks):  # recovering: is it a copy?
+            original = _copy_of(data, spans, body, stop)
+            if original is not None:
+                where = "after damage" if problems else "past the tracks the header announces"
+                problems.append(f"{label}: a copy of track {original + 1} ({where}), dropped")
+                spans.append((body, body))
+                tracks += 1
+                pos = stop
+                continue
+        spans.append((body, stop))
         ended: list[bool] = []
         known = len(problems)
-        last = collector.add_track(_fast_events(data[body:stop], problems, label, ended), tracks, shift)
+        events = _fast_events(data[body:stop], problems, label, ended, tally, tpq, limits.max_quarters)
+        try:
+            last = collector.add_track(events, tracks, shift)
+        except Skip as skip:
+            events.close()  # completes the tally
+            if skip.reason == "too long" and (problems or tally[1]):  # garbage read as a late note
+                first = problems[0] if problems else f"{label}: a data byte above 127"
+                damaged = Skip("corrupt", f"too damaged to trust: {skip.detail.split(', over')[0]} after damage ({first})")
+                damaged.cacheable = False  # decided by max_quarters
+                raise damaged from None
+            raise
         if not length_right and len(problems) == known:  # the track read cleanly, its length was wrong
             problems.append(f"{label}: cut off" if end > len(data) and not ended else f"{label}: wrong chunk length")
         if midi_format == 2:
@@ -463,8 +564,59 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
         warnings.append(f"the header announces {declared_tracks} tracks, the file holds {tracks}")
     extract = collector.finish(warnings + problems)
     if not len(extract) and problems:
+        if tally[1] == 1 and tally[2]:  # a jump and nothing before it: a piece longer than the limit
+            raise Skip(
+                "too long",
+                f"a delta time of {tally[2] / tpq:,.0f} quarter lengths, over the limit of {limits.max_quarters:,.0f}",
+            )
         raise Skip("corrupt", problems[0])
+    extract.cacheable = not tally[2]  # where a track was cut depends on max_quarters
+    if problems:
+        try:
+            _trust(extract, tally, problems)
+        except Skip as skip:
+            skip.cacheable = extract.cacheable
+            raise
     return extract
+
+
+def _copy_of(data: bytes, spans: list[tuple[int, int]], body: int, stop: int) -> int | None:
+    """The earlier track whose bytes this track repeats (whole, or cut short), else None."""
+    piece = data[body:stop]
+    for index, (start, end) in enumerate(spans):
+        if end - start >= len(piece) > 0 and data.startswith(piece, start):
+            return index
+    return None
+
+
+def _trust(extract: Extract, tally: list[int], problems: list[str]) -> None:
+    """Raise ``Skip("corrupt", "too damaged to trust: ...")`` when a damaged file's notes are not music.
+
+    The rule, for a file in which the fast reader met damage (checked in
+    ``tests/test_midi_robustness.py``, table ``CASES``):
+
+    1. **Undecodable events.** At least :data:`DAMAGED_EVENTS_MIN` events were damaged (a data
+       byte above 127, or a track ended by bytes that are no event) and they make up at least
+       :data:`DAMAGED_SHARE` of the events decoded: the bytes are largely garbage, and the
+       "notes" in them are invented (random bytes give note-ons of any pitch). Intact music
+       with one damaged spot (a file cut short, one bad byte) keeps what could be read.
+    2. **Absurd time.** A note lasts, or a silence between two onsets lasts, longer than
+       :data:`ABSURD_QUARTERS`: in a damaged file that is a misread delta time that moved the
+       rest of a track by thousands of quarter notes, not music. (An undamaged file may hold
+       such a drone or silence; it is the composer's.) Likewise a note past ``max_quarters``
+       after damage makes the file too damaged to trust, not "too long".
+    """
+    decoded, damaged = tally[0], tally[1]
+    first = problems[0]
+    if damaged >= DAMAGED_EVENTS_MIN and damaged >= DAMAGED_SHARE * decoded:
+        raise Skip("corrupt", f"too damaged to trust: {damaged:,} of {decoded:,} events undecodable ({first})")
+    if not len(extract):
+        return
+    longest = float(extract.duration.max())
+    gap = float(np.diff(extract.offset).max()) if len(extract) > 1 else 0.0
+    if max(longest, gap) > ABSURD_QUARTERS:
+        what = f"a note of {longest:,.0f}" if longest >= gap else f"a silence of {gap:,.0f}"
+        raise Skip("corrupt", f"too damaged to trust: {what} quarter lengths after damage ({first})")
 
 
 # ----------------------------------------------------------------------------- other readers
@@ -572,6 +724,8 @@ def file_bytes(path: Path, limits: Limits) -> bytes:
         with open(path, "rb") as handle:
             return handle.read(limits.max_file_bytes + 1)  # a file that grew meanwhile is still bounded
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise Skip("unreadable", "a link loop (links that lead back to each other, never to a file)") from None
         broken = path.is_symlink() and not path.exists()
         raise Skip("unreadable", "a link that points nowhere" if broken else (error.strerror or str(error))) from None
 

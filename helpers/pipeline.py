@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,8 @@ class Corpus:
     folder: Path
     limit: int | None = None
     sample_seed: int | None = None
+    #: The per-file limits the folder was read with, when not the defaults (recorded in a run's config.json).
+    load_options: dict = field(default_factory=dict)
 
 
 #: Token encodings: the two of :mod:`helpers.tokens` and the MIDI-like one of :mod:`helpers.midilike`.
@@ -44,24 +46,28 @@ TRANSPOSITIONS = tuple(range(-5, 7))
 
 
 def prepare(
-    folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced"
+    folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced",
+    **load_options,
 ) -> Corpus:
     """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary.
 
     ``encoding`` is ``"voiced"``, ``"chapter"`` (one token per chord, :mod:`helpers.tokens`)
     or ``"midilike"`` (pitch, duration and time-shift tokens, :mod:`helpers.midilike`).
+    ``load_options`` go to :func:`helpers.midi_io.load_midi_files`: the per-file limits
+    ``max_file_bytes``, ``max_notes``, ``max_quarters`` and ``timeout``. Nothing here imports
+    TensorFlow.
     """
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding={encoding!r}: expected one of {', '.join(ENCODINGS)}")
     folder = Path(folder or config.DATA_DIR)
-    notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed)
+    notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed, **load_options)
     if encoding == midilike.ENCODING:
         events = midilike.notes_to_events(notes)
         vocab = midilike.vocabulary()
     else:
         events = tokens.notes_to_events(notes, encoding)
         vocab = Vocabulary(events["token"], encoding)
-    return Corpus(notes, report, events, vocab, folder, limit, seed)
+    return Corpus(notes, report, events, vocab, folder, limit, seed, dict(load_options))
 
 
 def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None = None) -> dict:
@@ -98,7 +104,7 @@ def write_primer(run_dir: Path | str, corpus: Corpus, pieces: list[str], seq_len
     primer = primer_from_events(corpus.events[corpus.events["piece"].isin(pieces)], seq_length)
     if "step" in corpus.events:
         primer["even_step"] = export.chapter_step(corpus.events["offset"])
-    (config.ensure_dir(Path(run_dir)) / "primer.json").write_text(json.dumps(primer))
+    config.write_atomic(Path(run_dir) / "primer.json", json.dumps(primer))
     return primer
 
 
@@ -183,6 +189,7 @@ def train_run(
             "recipe": recipe, "builder": builder, "builder_args": builder_args,
             "data": _folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
             "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
+            **({"load_options": corpus.load_options} if corpus.load_options else {}),
         },
     )
     return run_dir
@@ -191,7 +198,8 @@ def train_run(
 def run_corpus(settings: dict, vocab: Vocabulary) -> Corpus:
     """The music a run was trained on, read again from the data folder its ``config.json`` records."""
     folder = config.ROOT / settings["data"]  # an absolute path stays as it is
-    return prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding))
+    return prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding),
+                   **settings.get("load_options", {}))
 
 
 def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0) -> Path:
@@ -250,6 +258,7 @@ def generate_piece(
     """
     from helpers import training
 
+    export.make_instrument(instrument)  # an unknown instrument fails now, before any work
     run_dir = Path(run_dir)
     model, vocab, settings = training.load_run(run_dir, weights)
     seq_length = settings["seq_length"]
@@ -260,7 +269,12 @@ def generate_piece(
     notes = generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm)
     stem = f"{settings['architecture']}-{method}"
     target = Path(output) if output else config.unique_path(run_dir / "generated", stem, ".mid")
-    path = export.notes_to_midi(notes, target, instrument)
+    try:
+        path = export.notes_to_midi(notes, target, instrument)
+    except BaseException:
+        if not output and target.is_file() and not target.stat().st_size:  # the name claimed, nothing written
+            target.unlink()
+        raise
     return path, notes
 
 

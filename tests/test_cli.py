@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from conftest import count_pitched_note_ons, program_changes, redirect_outputs, write_tune
 
@@ -108,13 +109,59 @@ def test_train_resume_continues_the_run(capsys, cli_run, tmp_path):
     assert len(training.checkpoints(run_dir)) >= 1
 
 
-def test_keyboard_interrupt_is_status_130(capsys, tune_folder, monkeypatch):
-    def interrupted(*args, **kwargs):
+def test_keyboard_interrupt_in_the_first_epoch_keeps_nothing_and_says_so(capsys, tune_folder, monkeypatch):
+    def interrupted(corpus, *args, run_dir, **kwargs):
+        (run_dir / "primer.json").write_text("{}")  # what train_run writes before the first epoch
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "train_run", interrupted)
     status, _, err = run_main(capsys, "train", "--data", tune_folder)
-    assert status == 130 and "--resume" in err
+    assert status == 130
+    assert err.strip() == (
+        "interrupted during the first epoch: no epoch finished, so nothing is kept (gru-001 was removed); "
+        "start again with the same command"
+    )
+    assert not (config.RUNS_DIR / "gru-001").exists()
+
+
+def test_keyboard_interrupt_after_an_epoch_names_the_epoch_kept(capsys, tune_folder, monkeypatch):
+    def interrupted(corpus, *args, run_dir, **kwargs):
+        (run_dir / "history.csv").write_text("epoch,loss\n0,2.5\n1,2.4\n")  # two epochs finished
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "train_run", interrupted)
+    status, _, err = run_main(capsys, "train", "--data", tune_folder)
+    assert status == 130 and (config.RUNS_DIR / "gru-001").is_dir()
+    assert err.strip() == (
+        "interrupted: the last finished epoch (2) is kept in gru-001; continue with: python -m helpers train --resume gru-001"
+    )
+
+
+def test_keyboard_interrupt_while_reading_writes_nothing(capsys, tune_folder, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "prepare", interrupted)
+    status, _, err = run_main(capsys, "run", "--data", tune_folder)
+    assert status == 130 and err.strip() == "interrupted before training started: no run folder was made"
+    assert not config.RUNS_DIR.exists()
+
+
+def test_keyboard_interrupt_while_generating_writes_no_piece(capsys, cli_run, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "generate_piece", interrupted)
+    status, _, err = run_main(capsys, "generate", cli_run)
+    assert status == 130 and err.strip() == "interrupted: no piece was written (a piece is written whole or not at all)"
+    assert cli_run.is_dir()  # the run is never removed by generate
+
+
+def test_a_failed_train_leaves_no_run_folder(capsys, tune_folder):
+    status, _, err = run_main(capsys, "train", "--data", tune_folder, *TRAIN_ARGS[2:], "--seq-length", "1000")
+    assert status == 2
+    assert_one_line_error(err, "no window of 1000", "shorter seq_length")
+    assert config.RUNS_DIR.is_dir() and not list(config.RUNS_DIR.iterdir())  # no gru-001 with a primer.json only
 
 
 # ----------------------------------------------------------------------------- errors
@@ -126,13 +173,19 @@ def test_missing_folder(capsys, tmp_path):
     assert_one_line_error(err, "MIDI folder not found", "missing")
 
 
-def test_folder_without_usable_midi(capsys, tmp_path, midi_files):
+def test_folder_without_usable_midi_names_the_files_and_what_to_do(capsys, tmp_path, midi_files):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "page.mid").write_text("<html></html>")
     shutil.copy(midi_files["drums_only"], tmp_path / "bad")
-    status, _, err = run_main(capsys, "train", "--data", tmp_path / "bad", *TRAIN_ARGS)
-    assert status == 2
-    assert_one_line_error(err, "No usable MIDI")
+    status, _, err = run_main(capsys, "train", "--data", tmp_path / "bad", *TRAIN_ARGS, "--report", tmp_path / "r.csv")
+    assert status == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("error: No usable MIDI in ") and "2 candidate files" in lines[0]
+    assert "  skipped page.mid: not MIDI (a web page saved under a MIDI name)" in lines
+    assert "  skipped drums_only.mid: no pitched notes (6 drum hits only)" in lines
+    assert f"What to do: not MIDI: {midi_io.NEXT_STEPS['not MIDI']}." in lines
+    assert lines[-1].startswith("Point the loader at a folder of .mid/.midi files")
+    assert (tmp_path / "r.csv").read_text().count("skipped") == 2  # the report is saved even now
     assert not config.RUNS_DIR.exists()  # nothing was trained
 
 
@@ -193,17 +246,19 @@ def test_python_dash_m_helpers_reports_errors_on_one_line(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"error: MIDI folder not found: {tmp_path / 'missing'}"]
+    assert result.stderr.strip().splitlines() == [
+        f"error: MIDI folder not found: {tmp_path / 'missing'}; give --data a folder of .mid/.midi files"
+    ]
     assert result.stdout == ""
 
 
 @pytest.mark.parametrize(
     "command, options",
     [
-        ("prepare", ["--data", "--limit", "--encoding"]),
+        ("prepare", ["--data", "--limit", "--encoding", "--max-file-mb", "--max-notes", "--max-quarters", "--timeout", "--report", "--all"]),
         ("train", ["--arch", "--units", "--epochs", "--batch-size", "--seq-length", "--resume"]),
         ("generate", ["--weights", "--notes", "--temperature", "--top-k", "--method", "--gen-seed", "--primer", "--instrument", "--output"]),
-        ("run", ["--data", "--arch", "--epochs", "--notes", "--temperature"]),
+        ("run", ["--data", "--arch", "--epochs", "--notes", "--temperature", "--max-notes", "--report"]),
     ],
 )
 def test_every_command_documents_its_options(capsys, command, options):
@@ -242,8 +297,21 @@ def test_generate_renders_audio_beside_the_midi_file(capsys, cli_run, tmp_path):
         assert rate == 44_100 and len(samples) > rate // 2 and abs(samples).max() > 0.01  # sound, not silence
 
 
-def test_audio_failure_is_one_line_and_keeps_the_midi_file(capsys, cli_run, tmp_path, monkeypatch):
+def test_a_missing_soundfont_is_found_before_anything_is_written(capsys, cli_run, tmp_path, monkeypatch):
     monkeypatch.setenv("MUSICGEN_SOUNDFONT", str(tmp_path / "missing.sf2"))
+    target = tmp_path / "song.mid"
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "4", "--output", target, "--audio", "mp3")
+    assert status == 2 and not target.exists()
+    assert_one_line_error(err, "MUSICGEN_SOUNDFONT=", "give the path of a .sf2 SoundFont")
+
+
+def test_audio_failure_after_the_midi_file_is_one_line_and_keeps_the_midi_file(capsys, cli_run, tmp_path, monkeypatch):
+    from helpers import audio
+
+    def failing(*args, **kwargs):
+        raise audio.AudioError("the synthesizer stopped")
+
+    monkeypatch.setattr(audio, "save_audio", failing)
     target = tmp_path / "song.mid"
     status, _, err = run_main(capsys, "generate", cli_run, "--notes", "4", "--output", target, "--audio", "mp3")
     assert status == 2 and target.is_file()
@@ -346,3 +414,136 @@ def test_evaluate_and_time_limit_are_documented(capsys):
         cli.main(["evaluate", "--help"])
     text = capsys.readouterr().out
     assert all(option in text for option in ("--samples", "--notes", "--pieces", "--weights"))
+
+
+# ----------------------------------------------------------------------------- the load report, limits
+
+
+def test_prepare_lists_twenty_files_then_all_with_all_and_saves_a_csv(capsys, tune_folder, tmp_path):
+    for i in range(25):
+        (tune_folder / f"page_{i:02d}.mid").write_text(f"<html>{i}</html>")
+    status, out, _ = run_main(capsys, "prepare", "--data", tune_folder)
+    assert status == 0 and out.count("  skipped page_") == 20
+    assert "  ... and 5 more skipped (--all lists them all, --report FILE.csv saves the whole report)" in out
+    assert "report.to_frame()" not in out  # a command-line user cannot call it
+    status, out, _ = run_main(capsys, "prepare", "--data", tune_folder, "--all", "--report", tmp_path / "out" / "r.csv")
+    assert status == 0 and out.count("  skipped page_") == 25 and "more skipped" not in out
+    assert "wrote " in out and "r.csv: the load report, 29 files" in out
+    frame = pd.read_csv(tmp_path / "out" / "r.csv", keep_default_na=False)
+    assert len(frame) == 29 and (frame["status"] == "skipped").sum() == 25
+    assert set(frame.loc[frame["status"] == "skipped", "next_step"]) == {midi_io.NEXT_STEPS["not MIDI"]}
+
+
+@pytest.mark.parametrize(
+    "option, label, step",
+    [
+        (["--max-notes", "39"], "too many notes (over the limit of 39 note-ons)", "--max-notes"),
+        (["--max-quarters", "5"], "too long", "--max-quarters"),
+        (["--max-file-mb", "0.0001"], "too large", "--max-file-mb"),
+        (["--timeout", "1e-9"], "too slow", "--timeout"),
+    ],
+)
+def test_per_file_limits_on_the_command_line(capsys, tune_folder, option, label, step):
+    status, _, err = run_main(capsys, "prepare", "--data", tune_folder, *option)
+    assert status == 2  # every tune breaks the limit: no usable MIDI, each file named with its reason
+    assert err.count(f".mid: {label}") == 4, err
+    assert step in err.splitlines()[-2]  # what to do: raise the limit
+
+
+def test_limits_are_recorded_by_train_and_used_by_resume(capsys, tune_folder, monkeypatch):
+    status, out, err = run_main(capsys, "train", "--data", tune_folder, *TRAIN_ARGS, "--max-notes", "1000", "--timeout", "0")
+    assert status == 0, err
+    settings = json.loads((config.RUNS_DIR / "gru-001" / "config.json").read_text())
+    assert settings["load_options"] == {"max_notes": 1000, "timeout": None}
+    seen = {}
+    real_prepare = pipeline.prepare
+
+    def spying_prepare(*args, **kwargs):
+        seen.update(kwargs)
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "prepare", spying_prepare)
+    settings["data"] = str(tune_folder)
+    (config.RUNS_DIR / "gru-001" / "config.json").write_text(json.dumps(settings))
+    status, _, err = run_main(capsys, "train", "--resume", config.RUNS_DIR / "gru-001", "--epochs", "2")
+    assert status == 0, err
+    assert seen == {"max_notes": 1000, "timeout": None}
+
+
+def test_prepare_does_not_import_tensorflow(tmp_path):
+    """Reading music needs no TensorFlow (about 6 s and 600 MB): checked in a fresh process."""
+    write_tune(tmp_path / "one" / "tune.mid", seed=0, n_notes=1)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from helpers import cli, config\n"
+        f"config.CACHE_DIR = Path({str(tmp_path / 'outputs' / 'cache')!r})\n"  # never the repository's outputs/
+        f"status = cli.main(['prepare', '--data', {str(tmp_path / 'one')!r}])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "print('status', status, 'loaded', loaded)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(config.ROOT)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "status 0 loaded []"
+    assert "Used 1 of 1 files" in result.stdout and (tmp_path / "outputs" / "cache").is_dir()
+
+
+# ----------------------------------------------------------------------------- checked before any work
+
+
+def test_run_checks_instrument_and_primer_before_reading_or_training(capsys, tune_folder, tmp_path, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("work started before the options were checked")
+
+    monkeypatch.setattr(pipeline, "prepare", must_not_run)
+    status, out, err = run_main(capsys, "run", "--data", tune_folder, "--instrument", "Kazoo-o-phone")
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "unknown instrument 'Kazoo-o-phone'", "give a name such as 'Piano'")
+    (tmp_path / "page.mid").write_text("<html></html>")
+    status, out, err = run_main(capsys, "run", "--data", tune_folder, "--primer", tmp_path / "page.mid")
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "page.mid: not MIDI", midi_io.NEXT_STEPS["not MIDI"])
+    status, _, err = run_main(capsys, "run", "--data", tune_folder, "--primer", tmp_path / "absent.mid")
+    assert status == 2
+    assert_one_line_error(err, "absent.mid: unreadable", midi_io.NEXT_STEPS["unreadable"])
+    assert not config.RUNS_DIR.exists()
+
+
+def test_a_primer_too_damaged_to_trust_is_refused(capsys, cli_run, tmp_path):
+    from test_midi_robustness import scrambled  # shuffled bytes that the old reader took for 4 notes
+
+    (tmp_path / "scrambled.mid").write_bytes(scrambled())
+    status, out, err = run_main(capsys, "generate", cli_run, "--primer", tmp_path / "scrambled.mid")
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "scrambled.mid: corrupt (too damaged to trust: ", midi_io.NEXT_STEPS["corrupt"])
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--instrument", "Kazoo-o-phone"], "unknown instrument"),
+        (["--weights", "nowhere.weights.h5"], "--weights nowhere.weights.h5: no such checkpoint file"),
+    ],
+)
+def test_generate_that_fails_leaves_no_file(capsys, cli_run, extra, fragment):
+    before = sorted((cli_run / "generated").rglob("*")) if (cli_run / "generated").exists() else []
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "3", *extra)
+    assert status == 2
+    assert_one_line_error(err, fragment)
+    after = sorted((cli_run / "generated").rglob("*")) if (cli_run / "generated").exists() else []
+    assert after == before  # no 0-byte .mid, no temporary file
+
+
+def test_resume_and_generate_check_the_run_folder_first(capsys, tmp_path):
+    (tmp_path / "not-a-run").mkdir()
+    for argv in (["train", "--resume", tmp_path / "not-a-run"], ["generate", tmp_path / "not-a-run"]):
+        status, out, err = run_main(capsys, *argv)
+        assert status == 2 and out == ""
+        assert_one_line_error(err, "not-a-run is not a run folder (no vocab.json)", "give a folder written by train")
+
+
+def test_report_option_must_name_a_file(capsys, tune_folder, tmp_path):
+    status, _, err = run_main(capsys, "prepare", "--data", tune_folder, "--report", tmp_path)
+    assert status == 2
+    assert_one_line_error(err, "is a folder: give a file name")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mido
 import numpy as np
 import pandas as pd
@@ -87,6 +89,27 @@ def test_notes_to_midi_never_overwrites_without_a_path():
     assert (first.name, second.name) == ("gru-sample-001.mid", "gru-sample-002.mid")
     assert first.parent == config.GENERATED_DIR
     assert count_pitched_note_ons(first) == count_pitched_note_ons(second) == len(notes)
+
+
+def test_notes_to_midi_writes_whole_files_or_none(tmp_path, monkeypatch):
+    """Written under a temporary name and renamed: a writer that fails half-way leaves nothing,
+    and an earlier file of that name stays whole."""
+    from music21 import stream
+
+    target = tmp_path / "piece.mid"
+    target.write_bytes(b"earlier piece")
+
+    def half_a_file(self, fmt, fp):
+        Path(fp).write_bytes(b"MThd\x00")  # half a file, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stream.Score, "write", half_a_file)
+    with pytest.raises(OSError, match="No space left"):
+        export.notes_to_midi(notes_table(C_MAJOR_SCALE), target)
+    assert [p.name for p in tmp_path.iterdir()] == ["piece.mid"] and target.read_bytes() == b"earlier piece"
+    with pytest.raises(export.ExportError, match="unknown instrument"):  # fails before any name is claimed
+        export.notes_to_midi(notes_table(C_MAJOR_SCALE), instrument="Kazoo-o-phone")
+    assert not config.GENERATED_DIR.exists() or not list(config.GENERATED_DIR.iterdir())
 
 
 def test_notes_to_midi_creates_the_folder(tmp_path):

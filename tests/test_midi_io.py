@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pandas as pd
 import pytest
 from conftest import (
     BASS,
@@ -154,6 +155,65 @@ def test_find_midi_files_skips_hidden_searches_folders_and_lists_dangling_links(
     os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")  # points nowhere: listed, then reported
     found = [p.relative_to(tmp_path).as_posix() for p in midi_io.find_midi_files(tmp_path)]
     assert found == ["dangling.mid", "folder.mid/nested.mid", "real.mid"]
+
+
+def test_load_report_names_what_the_search_passed_over_on_purpose(tmp_path, midi_files):
+    tmp_path = tmp_path / "folder"
+    tmp_path.mkdir()
+    (tmp_path / "real.mid").write_bytes(midi_files["scale"].read_bytes())
+    (tmp_path / ".hidden.mid").write_bytes(midi_files["scale"].read_bytes())
+    (tmp_path / "._real.mid").write_bytes(b"\x00\x05\x16\x07")  # a macOS resource fork
+    (tmp_path / ".DS_Store").write_bytes(b"\x00")  # hidden, and not named like MIDI: not worth a line
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "inside.mid").write_bytes(b"MThd")
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path, tmp_path / "sub" / "back")  # a link back to the folder searched
+    _, report = midi_io.load_midi_folder(tmp_path, cache=False)
+    assert [e["piece"] for e in report.used] == ["real.mid"] and not report.skipped
+    assert {e["piece"]: e["reason"] for e in report.passed_over} == {
+        ".git/": "a hidden folder (its name starts with '.'), not searched",
+        ".hidden.mid": "a hidden file (its name starts with '.')",
+        "._real.mid": "a macOS resource fork ('._' file), not music",
+        "sub/back/": "a link to a folder searched already",
+    }
+    assert "  passed over on purpose: .hidden.mid: a hidden file (its name starts with '.')" in str(report)
+    frame = report.to_frame()
+    assert (frame["status"] == "passed over").sum() == 4
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b'<?xml version="1.0"?>\n<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN">\n'
+         b"<score-partwise/>", "a MusicXML score saved under a MIDI name"),
+        (b"<!DOCTYPE html><html><body>404</body></html>", "a web page saved under a MIDI name"),
+        (b'<?xml version="1.0"?><config/>', "an XML file saved under a MIDI name"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "a WAV audio file saved under a MIDI name"),
+        (b"ID3\x03\x00" + bytes(20), "an MP3 audio file saved under a MIDI name"),
+        (b"PK\x03\x04" + bytes(20), "a ZIP archive (a compressed MusicXML .mxl file?) saved under a MIDI name"),
+        (b"X:1\nT:A tune in ABC\nK:G\nGABc|", "a text file saved under a MIDI name"),
+        (bytes(range(256)) * 4, "the file does not start with a MIDI header"),
+    ],
+)
+def test_files_that_are_not_midi_are_named_for_what_they_are(tmp_path, content, words):
+    (tmp_path / "x.mid").write_bytes(content)
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(tmp_path / "x.mid")
+    assert caught.value.reason == "not MIDI" and caught.value.detail == words
+    assert str(caught.value).endswith(midi_io.NEXT_STEPS["not MIDI"])  # and what to do
+
+
+def test_a_link_loop_is_not_a_link_to_nowhere(tmp_path):
+    os.symlink(tmp_path / "b.mid", tmp_path / "a.mid")
+    os.symlink(tmp_path / "a.mid", tmp_path / "b.mid")
+    os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")
+    os.symlink(tmp_path / "self.mid", tmp_path / "self.mid")
+    write_midi(tmp_path / "fine.mid", [Track(C_MAJOR_SCALE)])
+    _, report = midi_io.load_midi_folder(tmp_path, cache=False)
+    loop = "unreadable (a link loop (links that lead back to each other, never to a file))"
+    assert {e["piece"]: e["reason"] for e in report.skipped} == {
+        "a.mid": loop, "b.mid": loop, "self.mid": loop, "dangling.mid": "unreadable (a link that points nowhere)",
+    }
 
 
 def test_find_midi_files_follows_folder_links_once_and_ends_loops(tmp_path):
@@ -450,11 +510,39 @@ def test_report_lists_a_few_skipped_files_then_tallies_them():
     )
     text = str(report).splitlines()
     assert text[0] == "Used 1 of 26 files: 10 notes kept, 2 drum hits left out."
-    assert text[1] == "  skipped bad_00.mid: corrupt (x)" and len(text) == 1 + midi_io.REPORT_LIST_LIMIT + 2
-    assert text[-2] == "  ... and 5 more skipped (see report.to_frame())"
-    assert text[-1] == "Skipped 25 files: 24 corrupt, 1 not MIDI."
+    assert text[1] == "  skipped bad_00.mid: corrupt (x)" and len(text) == 1 + midi_io.REPORT_LIST_LIMIT + 2 + 3
+    assert text[-5] == "  ... and 5 more skipped (see report.to_frame())"
+    assert text[-4] == "Skipped 25 files: 24 corrupt, 1 not MIDI."
+    assert text[-3:] == [  # what to do next, once per reason
+        "What to do:",
+        f"  corrupt: {midi_io.NEXT_STEPS['corrupt']}.",
+        f"  not MIDI: {midi_io.NEXT_STEPS['not MIDI']}.",
+    ]
     assert report.reasons == {"corrupt": 24, "not MIDI": 1}
     assert len(report.to_frame()) == 26
+
+
+def test_report_lists_every_file_when_asked_and_writes_a_csv(tmp_path):
+    report = midi_io.LoadReport(
+        used=[{"piece": "good.mid", "notes": 10, "drum_hits": 2, "warning": "track 1: cut off inside an event"}],
+        skipped=[{"piece": f"bad_{i:02d}.mid", "reason": "too long (x)", "label": "too long"} for i in range(24)],
+        passed_over=[{"piece": ".hidden.mid", "reason": "a hidden file (its name starts with '.')"}],
+    )
+    text = report.to_text(limit=None).splitlines()
+    assert sum(line.startswith("  skipped bad_") for line in text) == 24 and "more skipped" not in "".join(text)
+    assert "  passed over on purpose: .hidden.mid: a hidden file (its name starts with '.')" in text
+    assert text[-1] == f"What to do: too long: {midi_io.NEXT_STEPS['too long']}."
+    assert "--max-quarters" in text[-1]
+    assert "... and 4 more skipped (use --all)" in report.to_text(limit=20, more="use --all")
+    written = report.to_csv(tmp_path / "report.csv")
+    frame = pd.read_csv(written, keep_default_na=False)
+    assert len(frame) == 26 and list(frame.columns) == [
+        "piece", "status", "notes", "drum_hits", "reason", "label", "next_step"
+    ]
+    assert frame["status"].value_counts().to_dict() == {"skipped": 24, "used": 1, "passed over": 1}
+    assert frame.loc[1, "label"] == "too long" and "--max-quarters" in frame.loc[1, "next_step"]
+    assert frame.loc[0, "reason"] == "track 1: cut off inside an event"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]  # no temporary file left
 
 
 def test_report_shows_what_was_damaged_in_a_used_file(tmp_path, midi_files):

@@ -185,6 +185,48 @@ def drums_only() -> bytes:
     return midi_bytes(track([e for p, s, d in DRUMS for e in [(0, on(p, channel=9)), (TPQ // 2, off(p, channel=9))]]))
 
 
+def garbage_after_last_track() -> bytes:
+    """Two intact tracks; the last ends in garbage whose first delta time is 69,905 quarter lengths."""
+    garbage = b"\x8f\xff\xff\x7f" + random.Random(15).randbytes(200)  # 0x1FFFFFF ticks, then noise
+    return header(1, 2) + TWO_TRACKS[0] + chunk(b"MTrk", body(line(BASS, channel=1, step=2 * TPQ), end=False) + garbage)
+
+
+def scrambled(seed: int = 8) -> bytes:
+    """The bytes of a track of 32 notes shuffled (seed 8: the old reader made 4 notes of pitches 0-112 out of them)."""
+    raw = bytearray(body(line(SCALE * 4, step=TPQ // 2), end=False))
+    random.Random(seed).shuffle(raw)
+    return midi_bytes(chunk(b"MTrk", bytes(raw) + b"\x00" + EOT))
+
+
+def bad_bytes_among(scales: int, bad: int) -> bytes:
+    """``scales`` C-major scales (16 events each, and End of Track) with ``bad`` note-ons of velocity 0x95."""
+    return midi_bytes(track([(0, bytes([0x90, 64, 0x95]))] * bad + line(SCALE * scales)))
+
+
+def jump_after_damage(held: bool) -> bytes:
+    """The scale, one damaged byte, then the rest 2,000 quarter lengths later (a misread delta time).
+
+    With ``held``, a note sounds across the jump (a note of 2,001 quarter lengths); else a silence.
+    """
+    events = line(SCALE[:4]) + [(0, bytes([0x90, 64, 0x95]))] + ([(0, on(48))] if held else [])
+    events += [(2_000 * TPQ, on(67)), (TPQ, off(67))] + ([(0, off(48))] if held else [])
+    return midi_bytes(track(events))
+
+
+def late_note(damaged: bool) -> bytes:
+    """Four notes, then two waits of 30,000 quarter lengths (each under the limit) and a note at
+    60,004: past ``max_quarters``. With ``damaged``, a damaged byte comes before the waits."""
+    events = line(SCALE[:4]) + ([(0, bytes([0x90, 64, 0x95]))] if damaged else [])
+    events += [(30_000 * TPQ, b"\xff\x01\x01x"), (30_000 * TPQ, on(67)), (TPQ, off(67))]
+    return midi_bytes(track(events))
+
+
+def copied_tracks(cut: int | None = None) -> bytes:
+    """Two tracks, junk, and the two tracks again (the second copy cut to ``cut`` bytes)."""
+    again = TWO_TRACKS[0] + (TWO_TRACKS[1] if cut is None else TWO_TRACKS[1][:cut])
+    return header(1, 2) + b"".join(TWO_TRACKS) + b"\x00junk" * 3 + again
+
+
 #: name → (bytes, expected outcome): ("used", notes kept, text of the warning or None)
 #: or ("skipped", reason label, text in the reason).
 CASES = {
@@ -228,6 +270,38 @@ CASES = {
     ),
     "one_note.mid": (midi_bytes(track(line([69]))), ("used", 1, None)),
     "huge_delta_time.mid": (huge_delta(), ("skipped", "too long", "559,241 quarter lengths")),
+    # Damage rule 1: a delta time longer than a whole piece may last (max_quarters) ends the track
+    # as damaged; the music before it is kept. With nothing before it, the file is "too long".
+    "garbage_after_last_track.mid": (
+        garbage_after_last_track(),
+        ("used", 12, "track 2: a delta time of 69,905 quarter lengths, longer than a whole piece may last"),
+    ),
+    # Damage rule 2 (midi_reader._trust): at least 2 damaged events, and at least 1 in 10 of
+    # the events decoded, make a file too damaged to trust ...
+    "scrambled.mid": (scrambled(), ("skipped", "corrupt", "too damaged to trust: 35 of 79 events undecodable")),
+    "two_bad_bytes_in_19_events.mid": (bad_bytes_among(1, 2), ("skipped", "corrupt", "too damaged to trust: 2 of 19")),
+    "two_bad_bytes_in_67_events.mid": (bad_bytes_among(4, 2), ("used", 32, "2 event(s) with a data byte above 127")),
+    # ... and so does, in a damaged file, a note or a silence longer than 1,000 quarter lengths.
+    "long_note_after_damage.mid": (
+        jump_after_damage(held=True), ("skipped", "corrupt", "too damaged to trust: a note of 2,001 quarter lengths")
+    ),
+    "long_silence_after_damage.mid": (
+        jump_after_damage(held=False), ("skipped", "corrupt", "too damaged to trust: a silence of 2,001 quarter")
+    ),
+    # ... and a note past max_quarters after damage is damage too, not a long piece.
+    "late_note_after_damage.mid": (
+        late_note(damaged=True), ("skipped", "corrupt", "too damaged to trust: a note at 60,004 quarter lengths after damage")
+    ),
+    "late_note.mid": (late_note(damaged=False), ("skipped", "too long", "a note at 60,004 quarter lengths")),
+    # Damage rule 3: after damage (or past the tracks the header announces), a track that repeats an
+    # earlier one byte for byte, whole or cut short, is dropped; intact files keep identical tracks.
+    "copied_tracks_after_junk.mid": (copied_tracks(), ("used", 12, "track 3: a copy of track 1 (after damage), dropped")),
+    "cut_copy_after_junk.mid": (copied_tracks(cut=20), ("used", 12, "track 4: a copy of track 2 (after damage), dropped")),
+    "identical_tracks.mid": (midi_bytes(TWO_TRACKS[0], TWO_TRACKS[0]), ("used", 16, None)),
+    "copy_past_the_announced_tracks.mid": (
+        midi_bytes(TWO_TRACKS[0], TWO_TRACKS[0], declared=1),
+        ("used", 8, "track 2: a copy of track 1 (past the tracks the header announces), dropped"),
+    ),
     "tempo_storm.mid": (tempo_storm(), ("used", 8, None)),
     "many_notes.mid": (many_notes(), ("used", 30_000, None)),
     "format_2.mid": (midi_bytes(*TWO_TRACKS, midi_format=2), ("used", 12, None)),
@@ -251,6 +325,14 @@ MUSIC21_REFUSES = {
     "length_too_short.mid",
     "length_too_long.mid",
     "truncated.mid",
+    "garbage_after_last_track.mid",  # music21 reads the garbage: "too long", nothing kept
+}
+#: Files the fast reader finds too damaged to trust, of which music21 makes notes (garbage included).
+MUSIC21_TRUSTS_GARBAGE = {
+    "scrambled.mid",
+    "two_bad_bytes_in_19_events.mid",
+    "long_note_after_damage.mid",
+    "long_silence_after_damage.mid",
 }
 #: Files music21 reads differently, and why; the file's own events side with the fast reader.
 MUSIC21_DIFFERS = {
@@ -261,6 +343,7 @@ MUSIC21_DIFFERS = {
     "velocity_byte_above_127.mid": "music21 keeps a note of velocity 149",
     "running_status.mid": "music21 takes a sysex event for the running status",
     "delta_time_in_9_bytes.mid": "music21 reads on past a broken event",
+    "two_bad_bytes_in_67_events.mid": "music21 keeps notes of velocity 149",
 }
 
 #: Files mido reads differently, on purpose.
@@ -333,6 +416,9 @@ def test_music21_reader_agrees_wherever_it_reads_the_file(case_folder, name):
     try:
         fast, fast_info = midi_io.midi_to_notes(path, reader="fast")
     except midi_io.MidiLoadError:
+        if name in MUSIC21_TRUSTS_GARBAGE:
+            assert len(midi_io.midi_to_notes(path, reader="music21")[0]) > 0
+            return
         with pytest.raises(midi_io.MidiLoadError):  # music21 finds no notes where the fast reader finds none
             midi_io.midi_to_notes(path, reader="music21")
         return
@@ -420,6 +506,36 @@ def test_running_status_survives_meta_and_sysex_events(case_folder):
 def test_tempo_changes_do_not_move_the_notes(case_folder):
     got, _ = notes_of(case_folder, "tempo_storm.mid")
     assert got == [(float(i), 1.0, p) for i, p in enumerate(SCALE)]
+
+
+def test_garbage_after_the_last_track_keeps_the_music_before_it(case_folder, tmp_path):
+    got, _ = notes_of(case_folder, "garbage_after_last_track.mid")
+    intact = tmp_path / "intact.mid"
+    intact.write_bytes(midi_bytes(*TWO_TRACKS))
+    assert got == notes_of(tmp_path, "intact.mid")[0]  # every note, with its own length
+    _, report = midi_io.load_midi_files([case_folder / "garbage_after_last_track.mid"], cache=False)
+    assert "damaged, kept what could be read: garbage_after_last_track.mid: track 2: a delta time" in str(report)
+
+
+def test_what_a_limit_decided_is_not_cached(case_folder, tmp_path):
+    """Where a garbage delta time cut a track depends on max_quarters: such a read is never cached."""
+    path = case_folder / "garbage_after_last_track.mid"
+    for max_quarters in (midi_io.MAX_QUARTERS, 1e6, midi_io.MAX_QUARTERS):
+        _, report = midi_io.load_midi_files([path], cache_dir=tmp_path, max_quarters=max_quarters)
+        assert report.from_cache == 0
+    assert report.used[0]["notes"] == 12
+    _, report = midi_io.load_midi_files([case_folder / "one_note.mid"], cache_dir=tmp_path)
+    _, report = midi_io.load_midi_files([case_folder / "one_note.mid"], cache_dir=tmp_path)
+    assert report.from_cache == 1  # an ordinary file is
+
+
+def test_copied_tracks_after_junk_are_dropped_and_said_so(case_folder):
+    got, _ = notes_of(case_folder, "copied_tracks_after_junk.mid")
+    assert sorted(p for _, _, p in got) == sorted(SCALE + BASS)  # once each, not twice
+    _, report = midi_io.load_midi_files([case_folder / "copied_tracks_after_junk.mid"], cache=False)
+    warning = report.used[0]["warning"]
+    assert "track 3: a copy of track 1 (after damage), dropped" in warning
+    assert "track 4: a copy of track 2 (after damage), dropped" in warning
 
 
 def test_damage_keeps_the_other_tracks(case_folder):
@@ -576,6 +692,9 @@ def test_folder_without_usable_music_stops_with_a_clear_error(case_folder, tmp_p
     tally = "(2 not MIDI, 1 corrupt, 1 no pitched notes, 1 too long)"
     assert f"5 candidate files, none with pitched notes {tally}" in message
     assert "skipped drums_only.mid: no pitched notes (6 drum hits only)" in message
+    assert f"  too long: {midi_io.NEXT_STEPS['too long']}." in message  # what to do, per reason
+    assert message.splitlines()[-1].startswith("Point the loader at a folder of .mid/.midi files")
+    assert len(caught.value.report.skipped) == 5
 
 
 # ----------------------------------------------------------------------------- the shipped data

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import CHORD_NOTES, Track, count_pitched_note_ons, program_changes, redirect_outputs, write_midi, write_tune
 
-from helpers import config, midi_io, midilike, models, pipeline, tokens, training
+from helpers import config, export, midi_io, midilike, models, pipeline, tokens, training
 
 SEQ = 8
 
@@ -138,6 +138,40 @@ def test_generate_piece_rhythms_and_instrument(trained, tmp_path):
     assert np.allclose(np.sort(data["offset"].unique()), expected)
     with pytest.raises(ValueError, match="rhythm"):
         pipeline.generate_piece(run_dir, n_notes=2, rhythm="swing", output=tmp_path / "swing.mid")
+
+
+def test_generate_piece_with_an_unknown_instrument_leaves_no_file(trained):
+    _, run_dir = trained
+    before = sorted((run_dir / "generated").iterdir())
+    with pytest.raises(export.ExportError, match="unknown instrument"):
+        pipeline.generate_piece(run_dir, n_notes=3, instrument="Kazoo-o-phone")
+    assert sorted((run_dir / "generated").iterdir()) == before  # no 0-byte .mid under a claimed name
+
+
+def test_generate_piece_that_fails_while_writing_gives_its_claimed_name_back(trained, monkeypatch):
+    _, run_dir = trained
+    before = sorted((run_dir / "generated").iterdir())
+
+    def failing(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "notes_to_midi", failing)
+    with pytest.raises(OSError):
+        pipeline.generate_piece(run_dir, n_notes=3)
+    assert sorted((run_dir / "generated").iterdir()) == before
+
+
+def test_primer_is_written_atomically(trained):
+    _, run_dir = trained
+    assert json.loads((run_dir / "primer.json").read_text())["tokens"]
+    assert not [p for p in run_dir.iterdir() if ".tmp" in p.name]
+
+
+def test_prepare_passes_the_per_file_limits(tune_folder):
+    corpus = pipeline.prepare(tune_folder, max_notes=1_000, max_quarters=100.0)
+    assert corpus.load_options == {"max_notes": 1_000, "max_quarters": 100.0} and len(corpus.report.used) == 4
+    with pytest.raises(midi_io.NoUsableMidiError, match="too many notes"):
+        pipeline.prepare(tune_folder, max_notes=5)
 
 
 def test_generate_piece_from_a_primer_with_unknown_tokens(trained, midi_files, tmp_path):
