@@ -4,7 +4,8 @@
     .venv/bin/python -m benchmarks --stages quality --quality-minutes 3   # a quicker look
 
 Both models are trained here, on the same files and the same split by piece: the improved
-recipe (MIDI-like tokens, :func:`helpers.models.build_sequence_model`) for at most
+recipe (MIDI-like tokens of pieces moved to C major / A minor,
+:func:`helpers.models.build_sequence_model`) for at most
 ``--quality-minutes`` of wall clock, and the chapter's GRU on voiced chord tokens for its 30
 epochs (or the same time, whichever ends first). Each is then judged on the held-out pieces
 with :func:`helpers.pipeline.evaluate_run`: its cross-entropy beside n-gram baselines on its
@@ -40,7 +41,7 @@ def bench_quality(folder: Path, minutes: float = 15.0, files: int | None = None,
     stage = Stage()
     with tempfile.TemporaryDirectory(prefix="quality-") as scratch:
         scratch = Path(scratch)
-        improved_corpus = pipeline.prepare(folder, limit=files, seed=0, encoding="midilike")
+        improved_corpus = pipeline.prepare(folder, limit=files, seed=0, encoding="midilike", normalise_keys=True)
         chapter_corpus = pipeline.prepare(folder, limit=files, seed=0, encoding="voiced")
         start = time.perf_counter()
         improved_run = pipeline.train_run(

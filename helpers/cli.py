@@ -77,6 +77,9 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--encoding", choices=["voiced", "chapter", "midilike"], default="voiced",
                        help="tokens: voiced chords (default), the chapter's chords, or midilike pitch/duration/time-shift "
                             "events whose rhythm the model learns (notebook 08)")
+    group.add_argument("--keys", choices=["as-written", "normalise"],
+                       help="normalise: move every piece to C major / A minor first (default for --encoding midilike; "
+                            "notebook 08); as-written: keep each piece's key (default for chord tokens)")
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +88,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--recipe", choices=["chapter", "improved"],
                        help="chapter: scaled input, one target per window, RMSprop (default for chord tokens); improved: "
                             "embedding, a target at every step, Adam, learning rate schedule, early stopping, "
-                            "transposed copies (default for --encoding midilike; notebook 08)")
+                            "(default for --encoding midilike; notebook 08)")
     group.add_argument("--units", type=_positive, nargs="+", help="recurrent layer sizes (default: chapter GRU 16 64 64, LSTM 512 512 512; improved 256 256)")
     group.add_argument("--dropout", type=_fraction, help="dropout rate (default: chapter 0.3, improved 0.2)")
     group.add_argument("--dense-units", type=int, help="chapter recipe: hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
@@ -97,7 +100,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
     group.add_argument("--early-stopping", type=_positive, help="stop after this many epochs without improvement (default: chapter never, improved 5)")
     group.add_argument("--time-limit", type=_positive_float, metavar="MINUTES", help="stop after the last epoch that ends within this many minutes")
-    group.add_argument("--no-transpose", action="store_true", help="improved recipe: train on the music as written, without transposed copies")
+    group.add_argument("--transpose", action="store_true", help="improved recipe: play each training window in one of 12 keys at random (augmentation; try with --keys as-written)")
 
 
 def _add_generate_options(parser: argparse.ArgumentParser) -> None:
@@ -194,7 +197,7 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
         corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
         args.batch_size or (32 if improved else 64), args.val_fraction, args.input_encoding or "scaled", args.seed,
         run_dir=run_dir, early_stopping=args.early_stopping or (5 if improved else None), verbose=verbose,
-        recipe=_recipe(args), transpose=not args.no_transpose,
+        recipe=_recipe(args), transpose=args.transpose,
         time_limit=args.time_limit * 60 if args.time_limit else None, **_model_options(args),
     )
 
@@ -294,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             _check_recipe_options(args)
         corpus = None
         if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
-            corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding, **_load_options(args))
+            normalise = (args.keys or ("normalise" if args.encoding == "midilike" else "as-written")) == "normalise"
+            corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding, normalise, **_load_options(args))
             _print_report(args, corpus.report)
             print(f"{len(corpus.events):,} events, {len(corpus.vocab):,} distinct tokens")
         if args.command in ("train", "run"):

@@ -190,3 +190,33 @@ def transposition_table(vocab: Vocabulary, semitones: int) -> np.ndarray:
             moved = int(token[1:]) + int(semitones)
             table[code] = vocab.encode([f"P{moved}"])[0] if 0 <= moved <= 127 else -1
     return table
+
+
+def key_shift(notes: pd.DataFrame) -> int:
+    """Semitones that move a piece to C major or A minor (its relative minor), from -5 to +6.
+
+    The key is estimated by :func:`helpers.score.estimate_key` (music21's Krumhansl-Schmuckler
+    key finder, weighted by duration) over the whole piece.
+    """
+    from helpers import score
+
+    key = score.estimate_key(notes)
+    tonic = key.tonic.pitchClass
+    shift = -tonic if key.mode == "major" else 9 - tonic
+    return (shift + 5) % 12 - 5
+
+
+def normalise_keys(notes: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Transpose every piece of a notes table to C major or A minor (notebook 08).
+
+    Tonal music is the same music in any key, but a model trained on 40 pieces in 15 keys
+    has to learn each pitch relation in every key; in one key the data says it 12× as often.
+    Notes moved outside 0..127 are dropped (none in practice).
+
+    Returns:
+        the transposed table, and the shift of each piece in semitones (add its negative to
+        bring a piece back to its own key).
+    """
+    shifts = {str(piece): key_shift(group) for piece, group in notes.groupby("piece", sort=False)}
+    moved = notes.assign(pitch=notes["pitch"] + notes["piece"].map(shifts).astype(notes["pitch"].dtype))
+    return moved[moved["pitch"].between(0, 127)].reset_index(drop=True), shifts

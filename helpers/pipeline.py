@@ -34,6 +34,8 @@ class Corpus:
     sample_seed: int | None = None
     #: The per-file limits the folder was read with, when not the defaults (recorded in a run's config.json).
     load_options: dict = field(default_factory=dict)
+    #: With ``normalise_keys``: each piece's shift to C major / A minor in semitones (already applied to ``notes``).
+    key_shifts: dict = field(default_factory=dict)
 
 
 #: Token encodings: the two of :mod:`helpers.tokens` and the MIDI-like one of :mod:`helpers.midilike`.
@@ -47,13 +49,14 @@ TRANSPOSITIONS = tuple(range(-5, 7))
 
 def prepare(
     folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced",
-    **load_options,
+    normalise_keys: bool = False, **load_options,
 ) -> Corpus:
     """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary.
 
     ``encoding`` is ``"voiced"``, ``"chapter"`` (one token per chord, :mod:`helpers.tokens`)
     or ``"midilike"`` (pitch, duration and time-shift tokens, :mod:`helpers.midilike`).
-    ``load_options`` go to :func:`helpers.midi_io.load_midi_files`: the per-file limits
+    ``normalise_keys`` transposes every piece to C major or A minor first
+    (:func:`helpers.midilike.normalise_keys`; notebook 08). ``load_options`` go to :func:`helpers.midi_io.load_midi_files`: the per-file limits
     ``max_file_bytes``, ``max_notes``, ``max_quarters`` and ``timeout``. Nothing here imports
     TensorFlow.
     """
@@ -61,13 +64,16 @@ def prepare(
         raise ValueError(f"encoding={encoding!r}: expected one of {', '.join(ENCODINGS)}")
     folder = Path(folder or config.DATA_DIR)
     notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed, **load_options)
+    shifts = {}
+    if normalise_keys:
+        notes, shifts = midilike.normalise_keys(notes)
     if encoding == midilike.ENCODING:
         events = midilike.notes_to_events(notes)
         vocab = midilike.vocabulary()
     else:
         events = tokens.notes_to_events(notes, encoding)
         vocab = Vocabulary(events["token"], encoding)
-    return Corpus(notes, report, events, vocab, folder, limit, seed, dict(load_options))
+    return Corpus(notes, report, events, vocab, folder, limit, seed, dict(load_options), shifts)
 
 
 def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None = None) -> dict:
@@ -88,9 +94,22 @@ def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None 
     return primer
 
 
-def primer_from_midi(path: Path | str, seq_length: int, encoding: str = "voiced") -> dict:
-    """The opening ``seq_length`` events of a user's MIDI file as a primer (see :func:`primer_from_events`)."""
+def primer_from_midi(path: Path | str, seq_length: int, encoding: str = "voiced", normalise_keys: bool = False) -> dict:
+    """The opening ``seq_length`` events of a user's MIDI file as a primer (see :func:`primer_from_events`).
+
+    With ``normalise_keys`` the file is first moved to C major / A minor, and the primer
+    records that shift as ``key_shift``.
+    """
     notes, _ = midi_io.midi_to_notes(path)
+    if normalise_keys:
+        notes, shifts = midilike.normalise_keys(notes)
+        primer = primer_from_notes(notes, seq_length, encoding)
+        return {**primer, "key_shift": next(iter(shifts.values()), 0)}
+    return primer_from_notes(notes, seq_length, encoding)
+
+
+def primer_from_notes(notes: pd.DataFrame, seq_length: int, encoding: str) -> dict:
+    """The opening ``seq_length`` events of one piece's notes as a primer."""
     if encoding == midilike.ENCODING:
         return primer_from_events(midilike.notes_to_events(notes), seq_length)
     return primer_from_events(tokens.notes_to_events(notes, encoding), seq_length)
@@ -102,6 +121,8 @@ def write_primer(run_dir: Path | str, corpus: Corpus, pieces: list[str], seq_len
     all that :func:`generate_piece` needs, so a run can generate without its training data.
     """
     primer = primer_from_events(corpus.events[corpus.events["piece"].isin(pieces)], seq_length)
+    if corpus.key_shifts:
+        primer["key_shift"] = corpus.key_shifts[primer["source"]]
     if "step" in corpus.events:
         primer["even_step"] = export.chapter_step(corpus.events["offset"])
     config.write_atomic(Path(run_dir) / "primer.json", json.dumps(primer))
@@ -130,7 +151,7 @@ def train_run(
     early_stopping: int | None = None,
     verbose: int = 0,
     recipe: str = "chapter",
-    transpose: bool = True,
+    transpose: bool = False,
     time_limit: float | None = None,
     **model_options,
 ) -> Path:
@@ -145,8 +166,9 @@ def train_run(
     ``"improved"`` (notebook 08)
         :func:`helpers.models.build_sequence_model` (embedding, a target at every step, Adam),
         the learning rate halved after 2 epochs without improvement, and on MIDI-like tokens
-        (unless ``transpose=False``) every training window played in one of the
-        :data:`TRANSPOSITIONS` at random; ``model_options`` are ``units``, ``dropout``,
+        with ``transpose=True`` every training window played in one of the
+        :data:`TRANSPOSITIONS` at random (data augmentation; the default instead trains on
+        keys normalised by :func:`prepare`, which measured better); ``model_options`` are ``units``, ``dropout``,
         ``embedding_dim``, ``learning_rate``; ``input_encoding`` is not used (always an
         embedding).
 
@@ -187,6 +209,7 @@ def train_run(
         reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
         extra_config={
             "recipe": recipe, "builder": builder, "builder_args": builder_args,
+            "normalise_keys": bool(corpus.key_shifts),
             "data": _folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
             "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
             **({"load_options": corpus.load_options} if corpus.load_options else {}),
@@ -199,7 +222,7 @@ def run_corpus(settings: dict, vocab: Vocabulary) -> Corpus:
     """The music a run was trained on, read again from the data folder its ``config.json`` records."""
     folder = config.ROOT / settings["data"]  # an absolute path stays as it is
     return prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding),
-                   **settings.get("load_options", {}))
+                   settings.get("normalise_keys", False), **settings.get("load_options", {}))
 
 
 def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0) -> Path:
@@ -254,7 +277,8 @@ def generate_piece(
 
     The primer is the run's saved ``primer.json`` (a window of held-out data) unless
     ``primer_midi`` names a MIDI file; tokens the model does not know are mapped to the
-    nearest known token (see :meth:`helpers.tokens.Vocabulary.encode`).
+    nearest known token (see :meth:`helpers.tokens.Vocabulary.encode`). A run trained on keys
+    normalised to C major / A minor writes its piece in the primer's own key.
     """
     from helpers import training
 
@@ -263,10 +287,13 @@ def generate_piece(
     model, vocab, settings = training.load_run(run_dir, weights)
     seq_length = settings["seq_length"]
     if primer_midi:
-        primer = primer_from_midi(primer_midi, seq_length, vocab.encoding)
+        primer = primer_from_midi(primer_midi, seq_length, vocab.encoding, settings.get("normalise_keys", False))
     else:
         primer = json.loads((run_dir / "primer.json").read_text())
     notes = generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm)
+    if primer.get("key_shift"):  # a run on normalised keys: back to the primer's own key
+        notes = notes.assign(pitch=notes["pitch"] - primer["key_shift"])
+        notes = notes[notes["pitch"].between(0, 127)].reset_index(drop=True)
     stem = f"{settings['architecture']}-{method}"
     target = Path(output) if output else config.unique_path(run_dir / "generated", stem, ".mid")
     try:

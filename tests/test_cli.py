@@ -344,7 +344,7 @@ def test_train_midilike_makes_an_improved_run(midilike_run):
     settings = json.loads((run_dir / "config.json").read_text())
     assert (settings["recipe"], settings["encoding"], settings["builder"]) == ("improved", "midilike", "sequence")
     assert settings["builder_args"]["units"] == [8] and settings["seq_length"] == 8 and settings["batch_size"] == 8
-    assert settings["transpositions"] == 12  # transposed copies unless --no-transpose
+    assert settings["transpositions"] == 0 and settings["normalise_keys"] is True  # keys normalised, not transposed copies
     assert training.read_history(run_dir)["epoch"].tolist() == [1]
 
 
@@ -388,13 +388,13 @@ def test_refused_options_leave_no_empty_run_folder(capsys, tune_folder, options,
 
 
 def test_time_limit_stops_training_early(capsys, tune_folder):
-    args = ["train", "--data", tune_folder, *MIDILIKE_ARGS, "--time-limit", "0.0001", "--no-transpose"]
+    args = ["train", "--data", tune_folder, *MIDILIKE_ARGS, "--time-limit", "0.0001", "--transpose", "--keys", "as-written"]
     args[args.index("--epochs") + 1] = "4"
     status, out, err = run_main(capsys, *args)
     assert status == 0, err
     assert "(1 epochs;" in out
     settings = json.loads((config.RUNS_DIR / "gru-improved-001" / "config.json").read_text())
-    assert settings["epochs"] == 4 and settings["transpositions"] == 0
+    assert settings["epochs"] == 4 and settings["transpositions"] == 12 and settings["normalise_keys"] is False
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "soon"])

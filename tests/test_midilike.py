@@ -292,3 +292,26 @@ def test_transposed_codes_decode_to_transposed_notes():
     moved = midilike.transposition_table(vocab, 2)[codes]
     back = midilike.tokens_to_notes(vocab.decode(moved))
     assert triples(back) == [(o, d, p + 2) for o, d, p in triples(notes)]
+
+
+def _scale_piece(tonic: int, minor: bool = False) -> pd.DataFrame:
+    """Scale, then tonic triad held: a piece whose key no key finder can miss."""
+    steps = [0, 2, 3, 5, 7, 8, 10, 12] if minor else [0, 2, 4, 5, 7, 9, 11, 12]
+    third = 3 if minor else 4
+    pitches = [tonic + s for s in steps] + [tonic, tonic + third, tonic + 7]
+    offsets = list(range(8)) + [8, 8, 8]
+    return pd.DataFrame({"piece": "p", "offset": offsets, "duration": [1] * 8 + [4] * 3, "pitch": pitches})
+
+
+@pytest.mark.parametrize("tonic, minor, shift", [(62, False, -2), (67, False, 5), (60, False, 0), (69, True, 0),
+                                                 (64, True, 5), (66, False, 6)])
+def test_key_shift_moves_to_c_major_or_a_minor(tonic, minor, shift):
+    assert midilike.key_shift(_scale_piece(tonic, minor)) == shift
+
+
+def test_normalise_keys_moves_each_piece_by_its_own_shift():
+    notes = pd.concat([_scale_piece(62).assign(piece="d"), _scale_piece(64, minor=True).assign(piece="e")])
+    moved, shifts = midilike.normalise_keys(notes)
+    assert shifts == {"d": -2, "e": 5}
+    assert moved[moved["piece"] == "d"]["pitch"].tolist() == (notes[notes["piece"] == "d"]["pitch"] - 2).tolist()
+    assert moved[moved["piece"] == "e"]["pitch"].min() == 69  # E minor up a fourth: A minor

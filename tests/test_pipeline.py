@@ -201,7 +201,7 @@ def improved(tmp_path_factory):
         redirect_outputs(patch, root / "outputs")
         for i in range(4):
             write_tune(root / "tunes" / f"tune_{i}.mid", seed=20 + i)
-        corpus = pipeline.prepare(root / "tunes", encoding="midilike")
+        corpus = pipeline.prepare(root / "tunes", encoding="midilike", normalise_keys=True)
         run_dir = pipeline.train_run(corpus, "gru", **IMPROVED)
     return corpus, run_dir
 
@@ -237,9 +237,10 @@ def test_train_run_improved_records_its_recipe(improved):
     assert settings["builder_args"] == {"vocab_size": 320, "seq_length": SEQ, "layer": "gru", "units": [8],
                                         "embedding_dim": 4}
     assert settings["reduce_lr_patience"] == 2
-    assert settings["transpositions"] == len(pipeline.TRANSPOSITIONS) == 12
+    assert settings["transpositions"] == 0 and settings["normalise_keys"] is True
     assert settings["vocab_size"] == 320 and len(settings["val_pieces"]) == 1
     primer = json.loads((run_dir / "primer.json").read_text())
+    assert primer["key_shift"] == corpus.key_shifts[primer["source"]]
     assert primer["source"] in settings["val_pieces"] and len(primer["tokens"]) == SEQ
     assert "steps" not in primer  # MIDI-like tokens carry their own rhythm
     model, vocab, _ = training.load_run(run_dir)
@@ -355,3 +356,35 @@ def test_generate_piece_of_a_midilike_run_from_a_midi_primer(improved, midi_file
                                           output=tmp_path / "primed.mid")
     assert path == tmp_path / "primed.mid" and path.is_file() and len(notes) == 6
     assert on_grid(notes["offset"]) and on_grid(notes["duration"])
+
+
+def test_train_run_improved_with_transposed_copies(tune_folder):
+    corpus = pipeline.prepare(tune_folder, encoding="midilike")
+    run_dir = pipeline.train_run(corpus, "gru", **{**IMPROVED, "transpose": True})
+    settings = json.loads((run_dir / "config.json").read_text())
+    assert settings["transpositions"] == len(pipeline.TRANSPOSITIONS) == 12 and settings["normalise_keys"] is False
+
+
+def test_normalised_keys_and_the_piece_back_in_the_primers_key(tmp_path):
+    """The same tunes a tone higher are read as the same music; a piece comes out in its primer's key."""
+    for i in range(4):
+        write_tune(tmp_path / "tunes" / f"tune_{i}.mid", seed=40 + i, n_notes=60)
+    plain = pipeline.prepare(tmp_path / "tunes", encoding="midilike")
+    for piece, notes in plain.notes.groupby("piece"):
+        export.notes_to_midi(notes.assign(pitch=notes["pitch"] + 2), tmp_path / "higher" / piece)
+    normalised = pipeline.prepare(tmp_path / "tunes", encoding="midilike", normalise_keys=True)
+    corpus = pipeline.prepare(tmp_path / "higher", encoding="midilike", normalise_keys=True)
+    for piece, shift in corpus.key_shifts.items():
+        assert (shift - normalised.key_shifts[piece] + 2) % 12 == 0
+        assert -5 <= shift <= 6
+    for piece, notes in corpus.notes.groupby("piece"):  # the same music, at most an octave apart (-5..+6)
+        before = normalised.notes[normalised.notes["piece"] == piece]
+        difference = notes["pitch"].to_numpy() - before["pitch"].to_numpy()
+        assert len(set(difference)) == 1 and difference[0] in (-12, 0, 12)
+    run_dir = pipeline.train_run(corpus, "gru", **IMPROVED)
+    primer = json.loads((run_dir / "primer.json").read_text())
+    assert primer["key_shift"] == corpus.key_shifts[primer["source"]]
+    _, notes = pipeline.generate_piece(run_dir, n_notes=30, seed=0)
+    model, vocab, _ = training.load_run(run_dir)
+    in_c = pipeline.generate_notes(model, vocab, primer, 30, seed=0)
+    assert np.array_equal(notes["pitch"].to_numpy(), in_c["pitch"].to_numpy() - primer["key_shift"])
