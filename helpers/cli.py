@@ -90,7 +90,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                             "embedding, a target at every step, Adam, learning rate schedule, early stopping, "
                             "(default for --encoding midilike; notebook 08)")
     group.add_argument("--units", type=_positive, nargs="+", help="recurrent layer sizes (default: chapter GRU 16 64 64, LSTM 512 512 512; improved 256 256)")
-    group.add_argument("--dropout", type=_fraction, help="dropout rate (default: chapter 0.3, improved 0.2)")
+    group.add_argument("--dropout", type=_fraction, help="dropout rate (default 0.3)")
     group.add_argument("--dense-units", type=int, help="chapter recipe: hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
     group.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], help="chapter recipe: input encoding (default: scaled, the chapter's; the improved recipe always embeds)")
     group.add_argument("--learning-rate", type=_positive_float, help="initial learning rate (default: RMSprop 0.001, Adam 0.002)")

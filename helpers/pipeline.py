@@ -40,10 +40,12 @@ class Corpus:
 
 #: Token encodings: the two of :mod:`helpers.tokens` and the MIDI-like one of :mod:`helpers.midilike`.
 ENCODINGS = (*tokens.ENCODINGS, midilike.ENCODING)
+#: At most this many MIDI-like tokens are generated per note asked for (see :func:`generate_midilike_notes`).
+MAX_TOKENS_PER_NOTE = 8
 #: Training recipes: the chapter's (notebook 05) and the improved one (notebook 08).
 RECIPES = ("chapter", "improved")
-#: Transpositions of the training data in the improved recipe on MIDI-like tokens, in
-#: semitones: every key from a fourth down to a fourth up (12 versions of each window).
+#: Transpositions of the training data in the improved recipe with ``transpose=True``, in
+#: semitones: every key from a fourth down to a tritone up (12 versions of each window).
 TRANSPOSITIONS = tuple(range(-5, 7))
 
 
@@ -366,13 +368,14 @@ def generate_midilike_notes(
     stepper = model_or_stepper if isinstance(model_or_stepper, generation.Stepper) else generation.Stepper(model_or_stepper)
     primer = np.asarray(primer_codes)
     primers = np.repeat(primer[None, :], batch or 1, axis=0)
-    length = max(8, int(n_notes * 2.5))  # about 2 tokens per note in music; more if needed
-    while True:
+    # Music takes about 2 tokens a note: try 3 a note, then (the same seed draws the same numbers
+    # first, so the piece starts the same) up to MAX_TOKENS_PER_NOTE; a model that writes fewer
+    # notes than that (an untrained one) gives a shorter piece, or none.
+    for length in (3 * max(n_notes, 1), MAX_TOKENS_PER_NOTE * max(n_notes, 1)):
         codes = generation.generate_codes(stepper, primers, length, method, temperature, top_k, seed)
         pieces = [midilike.tokens_to_notes(vocab.decode(row)) for row in codes]
-        if all(len(piece) >= n_notes for piece in pieces) or length >= 40 * max(n_notes, 1):
+        if all(len(piece) >= n_notes for piece in pieces):
             break
-        length *= 2  # the same seed draws the same numbers first, so the start of the piece stays
     pieces = [piece.head(n_notes).reset_index(drop=True) for piece in pieces]
     return pieces if batch else pieces[0]
 
