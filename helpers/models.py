@@ -56,6 +56,15 @@ class ScaleCodes(keras.layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size}
 
 
+def _check_sizes(vocab_size: int, units: Sequence[int], dropout: float) -> None:
+    if vocab_size < 2:
+        raise ValueError(f"vocab_size={vocab_size}: a model needs at least 2 distinct tokens")
+    if not units:
+        raise ValueError("units: give at least one recurrent layer size")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout}: expected 0 <= dropout < 1")
+
+
 def _build_recurrent(
     layer: type,
     vocab_size: int,
@@ -70,12 +79,7 @@ def _build_recurrent(
 ) -> keras.Model:
     if input_encoding not in INPUT_ENCODINGS:
         raise ValueError(f"input_encoding={input_encoding!r}: expected one of {', '.join(INPUT_ENCODINGS)}")
-    if vocab_size < 2:
-        raise ValueError(f"vocab_size={vocab_size}: a model needs at least 2 distinct tokens")
-    if not units:
-        raise ValueError("units: give at least one recurrent layer size")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout={dropout}: expected 0 <= dropout < 1")
+    _check_sizes(vocab_size, units, dropout)
     layers = [keras.Input(shape=(seq_length,), dtype="int32", name="codes")]
     if input_encoding == "scaled":
         layers.append(ScaleCodes(vocab_size, name="scale"))
@@ -200,12 +204,7 @@ def build_sequence_model(
     """
     if layer not in SEQUENCE_LAYERS:
         raise ValueError(f"layer={layer!r}: expected one of {', '.join(SEQUENCE_LAYERS)}")
-    if vocab_size < 2:
-        raise ValueError(f"vocab_size={vocab_size}: a model needs at least 2 distinct tokens")
-    if not units:
-        raise ValueError("units: give at least one recurrent layer size")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout={dropout}: expected 0 <= dropout < 1")
+    _check_sizes(vocab_size, units, dropout)
     recurrent = SEQUENCE_LAYERS[layer]
     layers = [
         keras.Input(shape=(seq_length,), dtype="int32", name="codes"),

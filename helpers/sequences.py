@@ -68,6 +68,26 @@ def chapter_windows(codes: np.ndarray, seq_length: int, vocab_size: int) -> tupl
     return inputs, targets
 
 
+def _shuffled_starts(tf, n: int, seed: int, stride: int = 1):
+    """Window starts ``0, stride, 2 stride, …`` (n of them) in a new order every epoch; with
+    ``stride > 1`` all shifted by a new random phase ``0..stride-1`` every epoch.
+
+    Dataset.shuffle(n) would hold every start as an element of its buffer (~200 bytes each);
+    one int64 permutation per epoch holds 8.
+    """
+
+    def epoch_starts(epoch_seed):
+        key = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+        if stride == 1:
+            return tf.data.Dataset.from_tensor_slices(order)
+        phase = tf.random.stateless_uniform([], key, maxval=stride, dtype=tf.int64)
+        return tf.data.Dataset.from_tensor_slices(phase + order * stride)
+
+    epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    return epoch_seeds.flat_map(epoch_starts).apply(tf.data.experimental.assert_cardinality(n))
+
+
 def windows_dataset(
     codes: np.ndarray,
     seq_length: int,
@@ -106,19 +126,7 @@ def windows_dataset(
         )
     stream = tf.constant(np.asarray(codes, dtype=np.int32))
     offsets = tf.range(seq_length, dtype=tf.int64)
-    if shuffle:
-        # Dataset.shuffle(n) would hold every start as an element of its buffer (~200 bytes
-        # each); one int64 permutation per epoch holds 8.
-        def permutation(epoch_seed):
-            key = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
-            return tf.data.Dataset.from_tensor_slices(
-                tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
-            )
-
-        epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-        starts = epoch_seeds.flat_map(permutation).apply(tf.data.experimental.assert_cardinality(n))
-    else:
-        starts = tf.data.Dataset.range(n)
+    starts = _shuffled_starts(tf, n, seed) if shuffle else tf.data.Dataset.range(n)
     whole_batches_only = shuffle and n >= batch_size
 
     def cut(batch_starts):
@@ -177,14 +185,7 @@ def sequence_windows_dataset(
     stream = tf.constant(np.asarray(codes, dtype=np.int32))
     offsets = tf.range(seq_length + 1, dtype=tf.int64)
     if shuffle:
-        def epoch_starts(epoch_seed):
-            key = tf.stack([epoch_seed, tf.constant(seed, tf.int64)])
-            phase = tf.random.stateless_uniform([], key, maxval=seq_length, dtype=tf.int64)
-            order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
-            return tf.data.Dataset.from_tensor_slices(phase + order * seq_length)
-
-        epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-        starts = epoch_seeds.flat_map(epoch_starts).apply(tf.data.experimental.assert_cardinality(n))
+        starts = _shuffled_starts(tf, n, seed, stride=seq_length)
     else:
         starts = tf.data.Dataset.range(n).map(lambda i: i * seq_length)
     tables = None
