@@ -118,7 +118,7 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m helpers", description=__doc__.split("\n\n")[1].replace("\n", " "),
+        prog="python -m helpers", description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     prepare = commands.add_parser("prepare", help="read and cache a MIDI folder, print the load report",
@@ -209,6 +209,9 @@ def _check_options(args: argparse.Namespace) -> None:
     from helpers import export, midi_io
 
     if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
+        if args.data.is_file():
+            raise NotADirectoryError(f"--data {args.data} is a file, not a folder: give the folder that holds it "
+                                     f"(--data {args.data.parent}), or a folder of your own with only the files to use")
         if not args.data.is_dir():
             raise FileNotFoundError(f"MIDI folder not found: {args.data}; give --data a folder of .mid/.midi files")
     if getattr(args, "report", None) is not None and args.report.is_dir():
@@ -311,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
             history = training.read_history(run_dir)
             last = history.iloc[-1]
             losses = ", ".join(f"{name} {last[name]:.4f}" for name in ("loss", "val_loss") if name in history)
-            print(f"run folder: {config.relative(run_dir)} ({len(history)} epochs; {losses})")
+            best = training.checkpoints(run_dir).iloc[0]  # what generate and evaluate use by default
+            monitor = "val_loss" if "val_loss" in history else "loss"
+            print(f"run folder: {config.relative(run_dir)} ({len(history)} epochs; {losses}); "
+                  f"generate uses the best checkpoint: epoch {best['epoch']}, {monitor} {best['loss']:.4f}")
         if args.command == "evaluate":
             result = pipeline.evaluate_run(
                 args.run, pieces=args.pieces, samples=args.samples, n_notes=args.notes, temperature=args.temperature,

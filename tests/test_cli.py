@@ -547,3 +547,24 @@ def test_report_option_must_name_a_file(capsys, tune_folder, tmp_path):
     status, _, err = run_main(capsys, "prepare", "--data", tune_folder, "--report", tmp_path)
     assert status == 2
     assert_one_line_error(err, "is a folder: give a file name")
+
+
+def test_train_names_the_checkpoint_generate_will_use(capsys, tune_folder):
+    status, out, err = run_main(capsys, "train", "--data", tune_folder, *MIDILIKE_ARGS)
+    assert status == 0, err
+    best = training.checkpoints(config.RUNS_DIR / "gru-improved-001").iloc[0]
+    assert f"generate uses the best checkpoint: epoch {best['epoch']}, " in out.splitlines()[-1]
+
+
+def test_top_level_help_has_no_markup(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out and "python -m helpers" in out
+
+
+def test_data_that_is_a_file_is_named_as_one(capsys, tune_folder):
+    piece = next(tune_folder.glob("*.mid"))
+    status, _, err = run_main(capsys, "prepare", "--data", piece)
+    assert status == 2
+    assert_one_line_error(err, "is a file, not a folder", str(tune_folder))
