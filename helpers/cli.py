@@ -307,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("train", "run"):
             from helpers import training
 
-            run_dir = getattr(args, "resume", None) or training.new_run_dir(
-                args.arch if _recipe(args) == "chapter" else f"{args.arch}-improved")
+            run_dir = getattr(args, "resume", None) or training.new_run_dir(pipeline.run_name(args.arch, _recipe(args)))
             created = None if getattr(args, "resume", None) else run_dir
             _train(args, corpus, run_dir)
             history = training.read_history(run_dir)

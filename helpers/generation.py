@@ -654,6 +654,11 @@ def choose_next(
     return chooser(probs, uniforms)
 
 
+def as_stepper(model_or_stepper) -> "Stepper":
+    """A :class:`Stepper` as it is, or a Keras model copied into one (once; reuse it for many pieces)."""
+    return model_or_stepper if isinstance(model_or_stepper, Stepper) else Stepper(model_or_stepper)
+
+
 def generate_codes(
     model_or_stepper,
     primer: np.ndarray,
@@ -677,7 +682,7 @@ def generate_codes(
     """
     if n_notes < 0:
         raise ValueError(f"n_notes={n_notes}: must be >= 0")
-    stepper = model_or_stepper if isinstance(model_or_stepper, Stepper) else Stepper(model_or_stepper)
+    stepper = as_stepper(model_or_stepper)
     single = np.ndim(primer) == 1
     primer = np.atleast_2d(np.asarray(primer))
     if primer.shape[1] == 0:

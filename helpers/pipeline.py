@@ -140,6 +140,11 @@ def _folder_record(folder: Path) -> str:
         return str(folder)
 
 
+def run_name(architecture: str, recipe: str = "chapter") -> str:
+    """The stem of a new run folder: ``gru``, ``lstm``; ``gru-improved`` for the improved recipe."""
+    return architecture if recipe == "chapter" else f"{architecture}-improved"
+
+
 def train_run(
     corpus: Corpus,
     architecture: str = "gru",
@@ -202,8 +207,7 @@ def train_run(
     tables = None
     if recipe == "improved" and transpose and corpus.vocab.encoding == midilike.ENCODING:
         tables = np.stack([midilike.transposition_table(corpus.vocab, k) for k in TRANSPOSITIONS])
-    name = architecture if recipe == "chapter" else f"{architecture}-improved"
-    run_dir = Path(run_dir) if run_dir else training.new_run_dir(name)
+    run_dir = Path(run_dir) if run_dir else training.new_run_dir(run_name(architecture, recipe))
     write_primer(run_dir, corpus, val_pieces or train_pieces, seq_length)
     training.train(
         model, corpus.vocab, train_codes, val_codes, run_dir, epochs=epochs, batch_size=batch_size, seed=seed,
@@ -328,7 +332,7 @@ def generate_notes(
     """
     from helpers import generation
 
-    stepper = model_or_stepper if isinstance(model_or_stepper, generation.Stepper) else generation.Stepper(model_or_stepper)
+    stepper = generation.as_stepper(model_or_stepper)
     primer_codes = vocab.encode(primer["tokens"], unknown="nearest")
     if vocab.encoding == midilike.ENCODING:
         return generate_midilike_notes(stepper, vocab, primer_codes, n_notes, method, temperature, top_k, seed, batch)
@@ -365,7 +369,7 @@ def generate_midilike_notes(
     """
     from helpers import generation
 
-    stepper = model_or_stepper if isinstance(model_or_stepper, generation.Stepper) else generation.Stepper(model_or_stepper)
+    stepper = generation.as_stepper(model_or_stepper)
     primer = np.asarray(primer_codes)
     primers = np.repeat(primer[None, :], batch or 1, axis=0)
     # Music takes about 2 tokens a note: try 3 a note, then (the same seed draws the same numbers
@@ -474,9 +478,9 @@ def evaluate_run(
         return [vocab.encode(by_piece[name].tolist(), unknown="nearest") for name in names]
 
     stepper = generation.Stepper(model)
+    val_codes = codes(val_pieces)
     table = evaluate.baseline_table(
-        codes(settings["train_pieces"]), codes(val_pieces), len(vocab),
-        {run_dir.name: evaluate.stepper_scores(stepper, codes(val_pieces))},
+        codes(settings["train_pieces"]), val_codes, len(vocab), {run_dir.name: evaluate.stepper_scores(stepper, val_codes)},
     )
     primer = json.loads((run_dir / "primer.json").read_text())
     sampled = generate_notes(stepper, vocab, primer, n_notes, "sample", temperature, top_k, seed, batch=samples)

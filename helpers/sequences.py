@@ -68,6 +68,20 @@ def chapter_windows(codes: np.ndarray, seq_length: int, vocab_size: int) -> tupl
     return inputs, targets
 
 
+def _stream(codes: np.ndarray, seq_length: int, count):
+    """TensorFlow, the codes as one int32 tensor, and ``count(len(codes), seq_length)`` windows
+    (a ValueError when there is not a single one)."""
+    from helpers import config
+
+    tf = config.import_tensorflow()
+    n = count(len(codes), seq_length)
+    if n == 0:
+        raise ValueError(
+            f"{len(codes)} codes give no window of {seq_length}: use more music or a shorter seq_length"
+        )
+    return tf, tf.constant(np.asarray(codes, dtype=np.int32)), n
+
+
 def _shuffled_starts(tf, n: int, seed: int, stride: int = 1):
     """Window starts ``0, stride, 2 stride, …`` (n of them) in a new order every epoch; with
     ``stride > 1`` all shifted by a new random phase ``0..stride-1`` every epoch.
@@ -116,15 +130,7 @@ def windows_dataset(
     Raises:
         ValueError: fewer than ``seq_length + 1`` codes (not a single window).
     """
-    from helpers import config
-
-    tf = config.import_tensorflow()
-    n = count_windows(len(codes), seq_length)
-    if n == 0:
-        raise ValueError(
-            f"{len(codes)} codes give no window of {seq_length}: use more music or a shorter seq_length"
-        )
-    stream = tf.constant(np.asarray(codes, dtype=np.int32))
+    tf, stream, n = _stream(codes, seq_length, count_windows)
     offsets = tf.range(seq_length, dtype=tf.int64)
     starts = _shuffled_starts(tf, n, seed) if shuffle else tf.data.Dataset.range(n)
     whole_batches_only = shuffle and n >= batch_size
@@ -174,15 +180,7 @@ def sequence_windows_dataset(
     Raises:
         ValueError: too few codes for one window.
     """
-    from helpers import config
-
-    tf = config.import_tensorflow()
-    n = count_sequence_windows(len(codes), seq_length)
-    if n == 0:
-        raise ValueError(
-            f"{len(codes)} codes give no window of {seq_length}: use more music or a shorter seq_length"
-        )
-    stream = tf.constant(np.asarray(codes, dtype=np.int32))
+    tf, stream, n = _stream(codes, seq_length, count_sequence_windows)
     offsets = tf.range(seq_length + 1, dtype=tf.int64)
     if shuffle:
         starts = _shuffled_starts(tf, n, seed, stride=seq_length)

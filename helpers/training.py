@@ -159,17 +159,13 @@ def train(
     if description["vocab_size"] != len(vocab):
         raise RunError(f"the model predicts {description['vocab_size']} tokens but the vocabulary has {len(vocab)}")
     if models.predicts_every_step(model):
-        count = sequences.count_sequence_windows
-        train_data = sequences.sequence_windows_dataset(
-            train_codes, seq_length, batch_size, shuffle=True, seed=seed, transpositions=transpositions
-        )
-        has_val = val_codes is not None and count(len(val_codes), seq_length) > 0
-        val_data = sequences.sequence_windows_dataset(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
+        count, windows, options = sequences.count_sequence_windows, sequences.sequence_windows_dataset, {
+            "transpositions": transpositions}
     else:
-        count = sequences.count_windows
-        train_data = sequences.windows_dataset(train_codes, seq_length, batch_size, shuffle=True, seed=seed)
-        has_val = val_codes is not None and count(len(val_codes), seq_length) > 0
-        val_data = sequences.windows_dataset(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
+        count, windows, options = sequences.count_windows, sequences.windows_dataset, {}
+    train_data = windows(train_codes, seq_length, batch_size, shuffle=True, seed=seed, **options)
+    has_val = val_codes is not None and count(len(val_codes), seq_length) > 0
+    val_data = windows(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
     monitor = "val_loss" if has_val else "loss"
 
     vocab.save(run_dir / "vocab.json")
