@@ -34,18 +34,22 @@ def assert_one_line_error(err, *fragments):
         assert fragment in lines[0]
 
 
+def train_on_tunes(root, first_seed: int, options: list[str]):
+    """``python -m helpers train OPTIONS`` on four small tunes below ``root``: ``(run_dir, stdout)``."""
+    for i in range(4):
+        write_tune(root / "tunes" / f"tune_{i}.mid", seed=first_seed + i)
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
+        redirect_outputs(patch, root / "outputs")
+        status = cli.main(["train", "--data", str(root / "tunes"), *options])
+    assert status == 0, out.getvalue()
+    (run_dir,) = (root / "outputs" / "runs").iterdir()
+    return run_dir, out.getvalue()
+
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
     """A run folder written by ``python -m helpers train`` on four small tunes."""
-    root = tmp_path_factory.mktemp("cli")
-    for i in range(4):
-        write_tune(root / "tunes" / f"tune_{i}.mid", seed=10 + i)
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
-        redirect_outputs(patch, root / "outputs")
-        status = cli.main(["train", "--data", str(root / "tunes"), *TRAIN_ARGS])
-    assert status == 0, out.getvalue()
-    (run_dir,) = (root / "outputs" / "runs").iterdir()
-    return run_dir
+    return train_on_tunes(tmp_path_factory.mktemp("cli"), 10, TRAIN_ARGS)[0]
 
 
 # ----------------------------------------------------------------------------- commands
@@ -326,15 +330,7 @@ MIDILIKE_ARGS = ["--encoding", "midilike", "--seq-length", "8", "--epochs", "1",
 @pytest.fixture(scope="module")
 def midilike_run(tmp_path_factory):
     """A run folder written by ``python -m helpers train --encoding midilike`` on four small tunes."""
-    root = tmp_path_factory.mktemp("cli_midilike")
-    for i in range(4):
-        write_tune(root / "tunes" / f"tune_{i}.mid", seed=30 + i)
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()) as out:
-        redirect_outputs(patch, root / "outputs")
-        status = cli.main(["train", "--data", str(root / "tunes"), *MIDILIKE_ARGS])
-    assert status == 0, out.getvalue()
-    (run_dir,) = (root / "outputs" / "runs").iterdir()
-    return run_dir, out.getvalue()
+    return train_on_tunes(tmp_path_factory.mktemp("cli_midilike"), 30, MIDILIKE_ARGS)
 
 
 def test_train_midilike_makes_an_improved_run(midilike_run):
