@@ -39,6 +39,7 @@ import mido
 import numpy as np
 
 from helpers import config
+from helpers.errors import MusicGenError
 
 #: Sample rate of rendered audio, in Hz (most of TimGM6mb's samples are recorded at 44.1 kHz).
 SAMPLE_RATE = 44_100
@@ -64,7 +65,7 @@ DRUM_CHANNEL = 9
 _INSTALL_HINT = "pip install --no-deps -r requirements-no-deps.txt (./run.sh and ./test.sh do it)"
 
 
-class AudioError(RuntimeError):
+class AudioError(MusicGenError, RuntimeError):
     """Audio cannot be made: a package or the SoundFont is missing or broken, or the MIDI has no notes."""
 
 

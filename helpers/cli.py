@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from helpers import config, midi_reader
+from helpers.errors import OptionError
 
 
 def _number(convert, accept, wanted: str):
@@ -181,9 +182,9 @@ def _check_recipe_options(args: argparse.Namespace) -> None:
     if _recipe(args) != "improved":
         return
     if args.dense_units is not None:
-        raise ValueError("--dense-units belongs to the chapter's recipe; the improved recipe has no hidden Dense layer")
+        raise OptionError("--dense-units belongs to the chapter's recipe; the improved recipe has no hidden Dense layer")
     if args.input_encoding == "scaled":
-        raise ValueError("--input scaled belongs to the chapter's recipe; the improved recipe always uses an embedding")
+        raise OptionError("--input scaled belongs to the chapter's recipe; the improved recipe always uses an embedding")
 
 
 def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
@@ -215,11 +216,11 @@ def _check_options(args: argparse.Namespace) -> None:
         if not args.data.is_dir():
             raise FileNotFoundError(f"MIDI folder not found: {args.data}; give --data a folder of .mid/.midi files")
     if getattr(args, "report", None) is not None and args.report.is_dir():
-        raise ValueError(f"--report {args.report} is a folder: give a file name, such as load-report.csv")
+        raise OptionError(f"--report {args.report} is a folder: give a file name, such as load-report.csv")
     run_folder = getattr(args, "resume", None) or (args.run if args.command in ("generate", "evaluate") else None)
     for needed in ("vocab.json", "config.json") if run_folder else ():
         if not (run_folder / needed).is_file():
-            raise ValueError(
+            raise OptionError(
                 f"{run_folder} is not a run folder (no {needed}): give a folder written by train, such as outputs/runs/gru-001"
             )
     if args.command in ("generate", "run"):
@@ -230,7 +231,7 @@ def _check_options(args: argparse.Namespace) -> None:
         if weights not in ("best", "final") and not Path(weights).is_file():
             raise FileNotFoundError(f"--weights {weights}: no such checkpoint file; give 'best', 'final' or a file in RUN/checkpoints/")
         if getattr(args, "output", None) is not None and args.output.is_dir():
-            raise ValueError(f"--output {args.output} is a folder: give a file name, such as piece.mid")
+            raise OptionError(f"--output {args.output} is a folder: give a file name, such as piece.mid")
         if args.audio:
             from helpers import audio
 
@@ -277,15 +278,13 @@ def _remove_unfinished(created: Path | None) -> None:
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:
-    """The errors that mean bad input (one line on stderr, status 2); TensorFlow's only once it is loaded."""
-    from helpers import export, midi_io, tokens
+    """The errors that mean bad input (one line on stderr, status 2): the helpers' own, and missing files.
 
-    errors = (midi_io.MidiError, tokens.TokenError, export.ExportError, FileNotFoundError, NotADirectoryError, ValueError)
-    if "helpers.training" in sys.modules:
-        errors += (sys.modules["helpers.training"].RunError,)
-    if "helpers.audio" in sys.modules:
-        errors += (sys.modules["helpers.audio"].AudioError,)
-    return errors
+    A bare ``ValueError`` or ``TypeError`` is a programming error and keeps its traceback.
+    """
+    from helpers.errors import MusicGenError
+
+    return (MusicGenError, FileNotFoundError, NotADirectoryError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.errors import OptionError
+
 #: Repository root (the folder holding ``helpers/``, ``data/`` and ``outputs/``).
 ROOT = Path(__file__).resolve().parent.parent
 #: Folder of the shipped default dataset (``data/midi``).
@@ -41,11 +43,11 @@ def mode() -> str:
     chapter's sizes (more files, 30 epochs, 500 notes). Set ``MUSICGEN_MODE=full`` to choose it.
 
     Raises:
-        ValueError: when the variable holds anything else.
+        OptionError: when the variable holds anything else.
     """
     value = os.environ.get(MODE_VARIABLE, "fast").strip().lower() or "fast"
     if value not in MODES:
-        raise ValueError(f"{MODE_VARIABLE}={value!r}: expected one of {', '.join(MODES)}")
+        raise OptionError(f"{MODE_VARIABLE}={value!r}: expected one of {', '.join(MODES)}")
     return value
 
 

@@ -33,6 +33,7 @@ from typing import Hashable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.errors import MusicGenError
 from helpers.generation import MIN_PROBABILITY, Stepper
 from helpers.tokens import ONSET_GRID
 
@@ -51,7 +52,7 @@ IOI_BINS = DURATION_BINS
 BIN_LABELS = ("<1/8", "1/6", "1/4", "1/3", "1/2", "2/3", "1", "1.5", "2", "3", "4", "≥5")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(MusicGenError, ValueError):
     """Input that cannot be evaluated: an empty table, a missing column, a code out of range."""
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config
+from helpers.errors import MusicGenError
 from helpers.midi_io import NOTE_COLUMNS, tidy_notes
 from helpers.tokens import token_to_pitches
 
@@ -30,7 +31,7 @@ RHYTHMS = ("even", "data")
 DEFAULT_VELOCITY = 80
 
 
-class ExportError(ValueError):
+class ExportError(MusicGenError, ValueError):
     """Nothing sensible can be written (no notes, an unknown instrument, …)."""
 
 

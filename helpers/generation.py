@@ -38,6 +38,8 @@ from typing import Callable
 
 import numpy as np
 
+from helpers.errors import DataError
+
 METHODS = ("sample", "argmax")
 #: Probabilities below this are taken as this when sampling from probabilities (log of 0).
 MIN_PROBABILITY = 1e-30
@@ -490,7 +492,7 @@ class Stepper:
         """
         primer = np.atleast_2d(np.asarray(primer))
         if primer.shape[1] == 0:
-            raise ValueError("the primer is empty: give at least one code")
+            raise DataError("the primer is empty: give at least one code")
         primer = self._check_codes(primer, "primer")
         workspace = self._workspace(primer.shape[0])
         with np.errstate(over="ignore"):
@@ -686,7 +688,7 @@ def generate_codes(
     single = np.ndim(primer) == 1
     primer = np.atleast_2d(np.asarray(primer))
     if primer.shape[1] == 0:
-        raise ValueError("the primer is empty: give at least one code")
+        raise DataError("the primer is empty: give at least one code")
     primer = stepper._check_codes(primer, "primer")
     batch = primer.shape[0]
     workspace = stepper._workspace(batch)

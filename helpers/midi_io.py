@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 from helpers import config
+from helpers.errors import MusicGenError
 from helpers.midi_reader import (
     MAX_FILE_BYTES,
     MAX_NOTES,
@@ -86,7 +87,7 @@ NEXT_STEPS = {
 }
 
 
-class MidiError(Exception):
+class MidiError(MusicGenError):
     """Base class of the errors raised while reading MIDI."""
 
 

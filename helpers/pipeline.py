@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import config, export, midi_io, midilike, sequences, tokens
+from helpers.errors import DataError
 from helpers.tokens import Vocabulary
 
 #: Events of rhythm saved with a primer, so a run can generate without its training data.
@@ -88,7 +89,7 @@ def primer_from_events(events: pd.DataFrame, seq_length: int, piece: str | None 
     piece = piece or str(lengths.idxmax())
     chosen = events[events["piece"] == piece].head(max(seq_length, PRIMER_RHYTHM_EVENTS))
     if len(chosen) < 1:
-        raise ValueError(f"piece {piece!r} has no events")
+        raise DataError(f"piece {piece!r} has no events")
     primer = {"source": piece, "tokens": chosen["token"].head(seq_length).tolist()}
     if "step" in chosen:  # MIDI-like tokens carry their own rhythm
         primer["steps"] = [round(float(s), 6) for s in chosen["step"]]

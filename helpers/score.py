@@ -36,6 +36,7 @@ import pandas as pd
 
 from helpers import config
 from helpers.audio import Notice
+from helpers.errors import MusicGenError
 
 #: Length of the excerpt engraved by default, in quarter lengths (four bars of 4/4).
 EXCERPT_QUARTERS = 16.0
@@ -55,7 +56,7 @@ PAGE_WIDTH = 2500
 SCALE = 40
 
 
-class ScoreError(ValueError):
+class ScoreError(MusicGenError, ValueError):
     """A score cannot be engraved: no notes, or the engraver is missing or fails."""
 
 

@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.errors import DataError
+
 
 def split_by_piece(
     pieces: Sequence[str], val_fraction: float = 0.2, seed: int = 0
@@ -76,7 +78,7 @@ def _stream(codes: np.ndarray, seq_length: int, count):
     tf = config.import_tensorflow()
     n = count(len(codes), seq_length)
     if n == 0:
-        raise ValueError(
+        raise DataError(
             f"{len(codes)} codes give no window of {seq_length}: use more music or a shorter seq_length"
         )
     return tf, tf.constant(np.asarray(codes, dtype=np.int32)), n

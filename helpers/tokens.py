@@ -23,6 +23,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.errors import MusicGenError
+
 ENCODINGS = ("voiced", "chapter")
 #: Notes whose onsets round to the same multiple of 1/12 quarter length (a grid holding
 #: both sixteenths and eighth-note triplets) form one event.
@@ -34,7 +36,7 @@ _NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 _STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
-class TokenError(ValueError):
+class TokenError(MusicGenError, ValueError):
     """A token that cannot be read, or that a vocabulary does not hold."""
 
 

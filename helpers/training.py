@@ -25,13 +25,14 @@ import numpy as np
 import pandas as pd
 
 from helpers import config, models, sequences
+from helpers.errors import MusicGenError
 from helpers.models import keras
 from helpers.tokens import Vocabulary
 
 CHECKPOINT_PATTERN = re.compile(r"^weights-(\d+)-(\d+\.\d+)\.weights\.h5$")
 
 
-class RunError(Exception):
+class RunError(MusicGenError):
     """A run folder is missing, incomplete, or does not match what is asked of it."""
 
 
