@@ -1,6 +1,6 @@
 """Command line: ``python -m helpers {prepare,train,generate,run} --help``.
 
-A thin face over :mod:`helpers.pipeline`, for training on a server or on your own MIDI
+A thin face over helpers.pipeline, for training on a server or on your own MIDI
 collection — the LSTM post's scripts, done properly. Every training run gets its own folder
 ``outputs/runs/<arch>-NNN/`` (model, vocabulary, settings, history, checkpoints, and the pieces
 generated from it), never over an earlier one. Errors in the input end with one line on
@@ -111,15 +111,17 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature > 0 (default 1.0)")
     group.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
     group.add_argument("--gen-seed", type=int, default=0, help="sampling seed: the same seed gives the same piece (default 0)")
-    group.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: the run's held-out primer)")
+    group.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: the run's held-out primer); "
+                       "a run with the chapter's scaled input ignores it (see notebook 06)")
     group.add_argument("--rhythm", choices=["data", "even"], default="data", help="chord-token runs: rhythm from the data (default) or the chapter's even spacing; midilike runs play the rhythm the model wrote")
     group.add_argument("--instrument", default="Piano", help="instrument name (e.g. Violin) or General MIDI program 0..127 (default Piano)")
     group.add_argument("--audio", choices=["wav", "mp3", "both"], help="also render the piece as WAV and/or MP3 beside the MIDI file")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    prog = "musicgen" if Path(sys.argv[0]).name == "musicgen" else "python -m helpers"  # the installed command, or -m
     parser = argparse.ArgumentParser(
-        prog="python -m helpers", description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
+        prog=prog, description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     prepare = commands.add_parser("prepare", help="read and cache a MIDI folder, print the load report",
@@ -136,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Generate a piece from a trained run folder; no training data needed.")
     generate.add_argument("run", type=Path, help="run folder, e.g. outputs/runs/gru-001")
     generate.add_argument("--weights", default="best", help="'best' checkpoint (default), 'final' model, or a checkpoint file")
-    generate.add_argument("--output", type=Path, help="MIDI file to write (default: a new file in RUN/generated/)")
+    generate.add_argument("--output", type=Path, help="MIDI file to write, in an existing folder (default: a new file in RUN/generated/)")
+    generate.add_argument("--overwrite", action="store_true",
+                          help="let --output replace an existing file (its .wav/.mp3 from before are removed, or written anew with --audio)")
     _add_generate_options(generate)
     evaluate = commands.add_parser(
         "evaluate", help="held-out cross-entropy beside n-gram baselines, and metrics of sampled pieces against the data",
@@ -230,8 +234,8 @@ def _check_options(args: argparse.Namespace) -> None:
         weights = getattr(args, "weights", "best")
         if weights not in ("best", "final") and not Path(weights).is_file():
             raise FileNotFoundError(f"--weights {weights}: no such checkpoint file; give 'best', 'final' or a file in RUN/checkpoints/")
-        if getattr(args, "output", None) is not None and args.output.is_dir():
-            raise OptionError(f"--output {args.output} is a folder: give a file name, such as piece.mid")
+        if getattr(args, "output", None) is not None:
+            _check_output(args.output, args.overwrite)
         if args.audio:
             from helpers import audio
 
@@ -287,6 +291,37 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     return (MusicGenError, FileNotFoundError, NotADirectoryError)
 
 
+def _check_output(output: Path, overwrite: bool) -> None:
+    """``generate --output``: a file name in a folder that exists, and no silent overwrite."""
+    if output.is_dir():
+        raise OptionError(f"--output {output} is a folder: give a file name, such as {output / 'piece.mid'}")
+    if not output.parent.is_dir():
+        raise OptionError(f"--output {output}: the folder {output.parent} does not exist; create it first or give another path")
+    if output.exists() and not overwrite:
+        raise OptionError(f"--output {output} exists: give another name, or add --overwrite to replace it")
+
+
+def _remove_stale_audio(midi_path: Path, written: tuple[str, ...]) -> None:
+    """After ``--overwrite``: the .wav/.mp3 beside the MIDI file were made from the piece it replaced."""
+    for suffix in (".wav", ".mp3"):
+        stale = midi_path.with_suffix(suffix)
+        if suffix[1:] not in written and stale.is_file():
+            stale.unlink()
+            print(f"removed {config.relative(stale)} (made from the piece --overwrite replaced)")
+
+
+def _primer_note(run_dir: Path) -> str | None:
+    """A warning when ``--primer`` cannot matter: the chapter's scaled input, which the model learns to ignore."""
+    import json
+
+    settings = json.loads((run_dir / "config.json").read_text())
+    if settings.get("input_encoding") != "scaled" or settings.get("builder") == "sequence":
+        return None
+    return ("note: this run reads its input as one scaled number per step (the chapter's --input scaled); such a model "
+            "learns to ignore its input, so --primer hardly changes the piece (measured: the same 500 tokens). "
+            "Train with --input embedding or --encoding midilike for a model that follows its primer.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0 ok, 2 bad input, 130 interrupted)."""
     from helpers import midi_io, pipeline  # not training: prepare runs without TensorFlow
@@ -325,16 +360,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "generate":
             run_dir = args.run
         if args.command in ("generate", "run"):
+            note = _primer_note(run_dir) if args.primer is not None else None
+            if note:
+                print(note, file=sys.stderr)
             path, notes = pipeline.generate_piece(
                 run_dir, args.notes, args.method, args.temperature, args.top_k, args.gen_seed,
                 args.primer, args.rhythm, args.instrument,
                 weights=getattr(args, "weights", "best"), output=getattr(args, "output", None),
             )
             print(f"wrote {config.relative(path)}: {len(notes):,} notes")
+            formats = {None: (), "both": ("wav", "mp3")}.get(args.audio, (args.audio,))
+            if getattr(args, "overwrite", False):
+                _remove_stale_audio(path, formats)
             if args.audio:
                 from helpers import audio
 
-                formats = ("wav", "mp3") if args.audio == "both" else (args.audio,)
                 try:
                     for written in audio.save_audio(path, formats).values():
                         print(f"wrote {config.relative(written)}")

@@ -301,6 +301,41 @@ def test_generate_renders_audio_beside_the_midi_file(capsys, cli_run, tmp_path):
         assert rate == 44_100 and len(samples) > rate // 2 and abs(samples).max() > 0.01  # sound, not silence
 
 
+def test_output_in_a_missing_folder_is_refused_before_any_work(capsys, cli_run, tmp_path):
+    target = tmp_path / "no_such_folder" / "x.mid"
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "3", "--output", target)
+    assert status == 2 and not target.parent.exists()  # no folder made on the way
+    assert_one_line_error(err, "does not exist", "create it first")
+
+
+def test_output_never_overwrites_without_overwrite(capsys, cli_run, tmp_path):
+    target = tmp_path / "kept.mid"
+    target.write_bytes(b"MThd: the user's own file")
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "3", "--output", target)
+    assert status == 2 and target.read_bytes() == b"MThd: the user's own file"
+    assert_one_line_error(err, "exists", "--overwrite")
+
+
+def test_overwrite_replaces_the_piece_and_removes_its_stale_audio(capsys, cli_run, tmp_path):
+    target = tmp_path / "song.mid"
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "4", "--output", target, "--audio", "mp3")
+    assert status == 0, err
+    first = target.read_bytes()
+    status, out, err = run_main(capsys, "generate", cli_run, "--notes", "9", "--output", target, "--overwrite", "--gen-seed", "5")
+    assert status == 0, err
+    assert target.read_bytes() != first
+    assert not target.with_suffix(".mp3").exists() and "removed song.mp3" in out  # no mp3 of the old piece beside the new one
+
+
+def test_primer_with_the_chapters_scaled_input_gets_a_note(capsys, cli_run, midi_files, tmp_path):
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "3", "--primer", midi_files["scale"],
+                              "--output", tmp_path / "p.mid")
+    assert status == 0
+    assert err.startswith("note: ") and "ignore its input" in err and "--input embedding" in err
+    status, _, err = run_main(capsys, "generate", cli_run, "--notes", "3", "--output", tmp_path / "q.mid")
+    assert status == 0 and err == ""  # no primer asked for: nothing to warn about
+
+
 def test_a_missing_soundfont_is_found_before_anything_is_written(capsys, cli_run, tmp_path, monkeypatch):
     monkeypatch.setenv("MUSICGEN_SOUNDFONT", str(tmp_path / "missing.sf2"))
     target = tmp_path / "song.mid"
