@@ -28,6 +28,7 @@ import importlib
 import inspect
 import os
 import platform
+import re
 import shutil
 import statistics
 import sys
@@ -465,8 +466,10 @@ def cudnn_check(model, codes: np.ndarray) -> tuple[bool, str]:
         n = min(chapter.BATCH_SIZE, len(codes) - chapter.SEQUENCE_LENGTH)
         windows = np.stack([codes[i : i + chapter.SEQUENCE_LENGTH] for i in range(n)])
         strict.train_on_batch(windows, codes[chapter.SEQUENCE_LENGTH : chapter.SEQUENCE_LENGTH + n])
-    except ValueError as error:
-        return False, str(error).splitlines()[0][:120]
+    except ValueError as error:  # Keras's reason is the line that names cuDNN, in terminal bold
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
+        reason = next((line for line in lines if "cudnn" in line.lower()), lines[0])
+        return False, reason[:160]
     return True, "use_cudnn=True accepted by every recurrent layer"
 
 
