@@ -95,7 +95,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dense-units", type=int, help="chapter recipe: hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
     group.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], help="chapter recipe: input encoding (default: scaled, the chapter's; the improved recipe always embeds)")
     group.add_argument("--learning-rate", type=_positive_float, help="initial learning rate (default: RMSprop 0.001, Adam 0.002)")
-    group.add_argument("--epochs", type=_positive, help="epochs (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; with --resume: as started)")
+    group.add_argument("--epochs", type=_positive, help="epochs in all (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; with --resume: as started, more to train a finished run on)")
     group.add_argument("--batch-size", type=_positive, help="windows per batch (default: chapter 64, improved 32)")
     group.add_argument("--seq-length", type=_positive, help="tokens per input window (default: chapter 100, improved 128)")
     group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
@@ -273,7 +273,7 @@ def _interrupted(command: str, run_dir: Path | None, created: Path | None) -> st
 def _nothing_to_train(finished, epochs: int | None) -> str:
     """``train --resume`` of a run with no epoch left (``finished``, a :class:`helpers.runs.RunFinished`):
     what it did, and the command that trains on."""
-    where, done = config.relative(finished.run.path), finished.done
+    where, done = finished.run.path, finished.done  # as the user gave it: the command below works from here
     if finished.stopped_by:
         what = f"{where} stopped early at epoch {done} of {finished.planned} ({finished.stopped_by})"
         more = max(finished.planned, done + 1)
