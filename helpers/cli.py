@@ -188,7 +188,8 @@ def _check_recipe_options(args: argparse.Namespace) -> None:
         raise OptionError("--input scaled belongs to the chapter's recipe; the improved recipe always uses an embedding")
 
 
-def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
+def _train(args: argparse.Namespace, corpus, run_dir: Path):
+    """Train a new run into ``run_dir``, or with ``--resume`` train it on; returns the :class:`helpers.runs.Run`."""
     from helpers import pipeline
 
     verbose = 1 if sys.stderr.isatty() else 2  # Keras' progress bar on a terminal, a line per epoch in logs
