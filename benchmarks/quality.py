@@ -36,7 +36,6 @@ CHAPTER_EPOCHS = 30
 def bench_quality(folder: Path, minutes: float = 15.0, files: int | None = None, samples: int = 8, n_notes: int = 200):
     """Train both models within the budget, judge them, and return the stage's rows and reports."""
     from benchmarks.run import Row, Stage  # run.py imports this module: import back at call time
-    from helpers import training
 
     stage = Stage()
     with tempfile.TemporaryDirectory(prefix="quality-") as scratch:
@@ -57,7 +56,7 @@ def bench_quality(folder: Path, minutes: float = 15.0, files: int | None = None,
         chapter_seconds = time.perf_counter() - start
         improved = pipeline.evaluate_run(improved_run, samples=samples, n_notes=n_notes, corpus=improved_corpus)
         chapter = pipeline.evaluate_run(chapter_run, samples=samples, n_notes=n_notes, corpus=chapter_corpus)
-        epochs = {name: len(training.read_history(run)) for name, run in (("improved", improved_run), ("chapter", chapter_run))}
+        epochs = {"improved": improved_run.epochs_done, "chapter": chapter_run.epochs_done}
 
     def nats(evaluation) -> tuple[float, float, str]:
         table = evaluation.cross_entropy

@@ -95,7 +95,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dense-units", type=int, help="chapter recipe: hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
     group.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], help="chapter recipe: input encoding (default: scaled, the chapter's; the improved recipe always embeds)")
     group.add_argument("--learning-rate", type=_positive_float, help="initial learning rate (default: RMSprop 0.001, Adam 0.002)")
-    group.add_argument("--epochs", type=_positive, help="epochs (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; with --resume: as started)")
+    group.add_argument("--epochs", type=_positive, help="epochs in all (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; with --resume: as started, more to train a finished run on)")
     group.add_argument("--batch-size", type=_positive, help="windows per batch (default: chapter 64, improved 32)")
     group.add_argument("--seq-length", type=_positive, help="tokens per input window (default: chapter 100, improved 128)")
     group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(train)
     _add_load_options(train)
     _add_train_options(train)
-    train.add_argument("--resume", type=Path, metavar="RUN_FOLDER", help="continue this run from its last finished epoch (model and data options are taken from the run)")
+    train.add_argument("--resume", type=Path, metavar="RUN_FOLDER", help="continue this run from its last finished epoch (model and data options are taken from the run); "
+                                                                       "a finished run trains on with --epochs M, M epochs in all")
     generate = commands.add_parser("generate", help="generate a piece from a run folder",
                                    description="Generate a piece from a trained run folder; no training data needed.")
     generate.add_argument("run", type=Path, help="run folder, e.g. outputs/runs/gru-001")
@@ -191,7 +192,8 @@ def _check_recipe_options(args: argparse.Namespace) -> None:
         raise OptionError("--input scaled belongs to the chapter's recipe; the improved recipe always uses an embedding")
 
 
-def _train(args: argparse.Namespace, corpus, run_dir: Path) -> Path:
+def _train(args: argparse.Namespace, corpus, run_dir: Path):
+    """Train a new run into ``run_dir``, or with ``--resume`` train it on; returns the :class:`helpers.runs.Run`."""
     from helpers import pipeline
 
     verbose = 1 if sys.stderr.isatty() else 2  # Keras' progress bar on a terminal, a line per epoch in logs
@@ -253,9 +255,9 @@ def _print_report(args: argparse.Namespace, report) -> None:
 
 
 def _finished_epochs(run_dir: Path | None) -> int:
-    from helpers import training
+    from helpers import runs
 
-    return len(training.read_history(run_dir)) if run_dir and run_dir.is_dir() else 0
+    return runs.Run(run_dir).epochs_done if run_dir else 0
 
 
 def _interrupted(command: str, run_dir: Path | None, created: Path | None) -> str:
@@ -271,6 +273,23 @@ def _interrupted(command: str, run_dir: Path | None, created: Path | None) -> st
                 "start again with the same command")
     return (f"interrupted: the last finished epoch ({epochs}) is kept in {where}; "
             f"continue with: python -m helpers train --resume {where}")
+
+
+def _nothing_to_train(finished, epochs: int | None) -> str:
+    """``train --resume`` of a run with no epoch left (``finished``, a :class:`helpers.runs.RunFinished`):
+    what it did, and the command that trains on."""
+    where, done = finished.run.path, finished.done  # as the user gave it: the command below works from here
+    if finished.stopped_by:
+        what = f"{where} stopped early at epoch {done} of {finished.planned} ({finished.stopped_by})"
+        more = max(finished.planned, done + 1)
+    elif epochs is not None:
+        what = f"{where} has already finished {done} epochs (--epochs {epochs} asks for {epochs} in all)"
+        more = 2 * done
+    else:
+        what = f"{where} finished its {done} epochs"
+        more = 2 * done
+    return (f"{what}, nothing to train; to train on, give --epochs M with M > {done}: "
+            f"python -m helpers train --resume {where} --epochs {more}")
 
 
 def _remove_unfinished(created: Path | None) -> None:
@@ -324,7 +343,7 @@ def _primer_note(run_dir: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0 ok, 2 bad input, 130 interrupted)."""
-    from helpers import midi_io, pipeline  # not training: prepare runs without TensorFlow
+    from helpers import midi_io, pipeline, runs  # not training: prepare runs without TensorFlow
 
     args = build_parser().parse_args(argv)
     run_dir = created = None
@@ -339,15 +358,14 @@ def main(argv: list[str] | None = None) -> int:
             _print_report(args, corpus.report)
             print(f"{len(corpus.events):,} events, {len(corpus.vocab):,} distinct tokens")
         if args.command in ("train", "run"):
-            from helpers import training
-
-            run_dir = getattr(args, "resume", None) or training.new_run_dir(pipeline.run_name(args.arch, _recipe(args)))
+            run_dir = getattr(args, "resume", None) or runs.Run.create(pipeline.run_name(args.arch, _recipe(args))).path
             created = None if getattr(args, "resume", None) else run_dir
             _train(args, corpus, run_dir)
-            history = training.read_history(run_dir)
+            run = runs.Run(run_dir)
+            history = run.history
             last = history.iloc[-1]
             losses = ", ".join(f"{name} {last[name]:.4f}" for name in ("loss", "val_loss") if name in history)
-            best = training.checkpoints(run_dir).iloc[0]  # what generate and evaluate use by default
+            best = run.checkpoints.iloc[0]  # what generate and evaluate use by default
             monitor = "val_loss" if "val_loss" in history else "loss"
             print(f"run folder: {config.relative(run_dir)} ({len(history)} epochs; {losses}); "
                   f"generate uses the best checkpoint: epoch {best['epoch']}, {monitor} {best['loss']:.4f}")
@@ -381,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
                 except audio.AudioError as error:
                     print(f"error: no audio for {path.name}: {error}".splitlines()[0], file=sys.stderr)
                     return 2
+    except runs.RunFinished as error:
+        print(f"error: {_nothing_to_train(error, getattr(args, 'epochs', None))}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(_interrupted(args.command, run_dir, created), file=sys.stderr)
         _remove_unfinished(created)

@@ -22,6 +22,7 @@ clipping. Its sizes were chosen by measurement on the shipped data (notebook 08 
 
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 from helpers import config
@@ -136,10 +137,12 @@ def build_gru_model(
     >>> build_gru_model(50).count_params()  # doctest: +SKIP
     43506
     """
-    return _build_recurrent(
+    arguments = dict(locals())
+    model = _build_recurrent(
         keras.layers.GRU, vocab_size, seq_length, units, dropout, dense_units,
         input_encoding, embedding_dim, learning_rate, "chapter_gru",
     )
+    return _remember_builder(model, "gru", arguments)
 
 
 def build_lstm_model(
@@ -156,10 +159,12 @@ def build_lstm_model(
 
     Same arguments as :func:`build_gru_model`; the defaults are the blog post's sizes.
     """
-    return _build_recurrent(
+    arguments = dict(locals())
+    model = _build_recurrent(
         keras.layers.LSTM, vocab_size, seq_length, units, dropout, dense_units,
         input_encoding, embedding_dim, learning_rate, "composer_lstm",
     )
+    return _remember_builder(model, "lstm", arguments)
 
 
 #: The improved recipe's sizes (notebook 08): chosen by measurement on the shipped data.
@@ -202,6 +207,7 @@ def build_sequence_model(
         embedding_dim: size of the token vectors.
         learning_rate: Adam's initial learning rate.
     """
+    arguments = dict(locals())
     if layer not in SEQUENCE_LAYERS:
         raise ValueError(f"layer={layer!r}: expected one of {', '.join(SEQUENCE_LAYERS)}")
     _check_sizes(vocab_size, units, dropout)
@@ -221,7 +227,7 @@ def build_sequence_model(
         loss="sparse_categorical_crossentropy",
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=1.0),
     )
-    return model
+    return _remember_builder(model, "sequence", arguments)
 
 
 def predicts_every_step(model: keras.Model) -> bool:
@@ -230,20 +236,19 @@ def predicts_every_step(model: keras.Model) -> bool:
     return len(model.output_shape) == 3
 
 
-def sequence_builder_args(model: keras.Model) -> dict:
-    """The arguments of :func:`build_sequence_model` that rebuild ``model``, read off its layers."""
-    recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
-    dropouts = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
-    embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
-    return {
-        "vocab_size": int(embedding.input_dim),
-        "seq_length": model.input_shape[1],
-        "layer": "lstm" if isinstance(recurrent[0], keras.layers.LSTM) else "gru",
-        "units": [int(layer.units) for layer in recurrent],
-        "dropout": float(dropouts[0]) if dropouts else 0.0,
-        "embedding_dim": int(embedding.output_dim),
-        "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
-    }
+def _remember_builder(model: keras.Model, builder: str, arguments: dict) -> keras.Model:
+    """Keep on ``model`` the builder that made it and every argument it was given, defaults
+    included, so that a run records them (:func:`builder_record`) and is rebuilt from them."""
+    arguments = {key: list(value) if isinstance(value, tuple) else value for key, value in arguments.items()}
+    model.built_by = json.dumps({"builder": builder, "builder_args": arguments})  # a string: Keras leaves it as it is
+    return model
+
+
+def builder_record(model: keras.Model) -> dict | None:
+    """``{"builder": name, "builder_args": {...}}`` of a model made by one of :data:`BUILDERS`,
+    or ``None`` for a model made otherwise (or loaded from a ``.keras`` file)."""
+    record = getattr(model, "built_by", None)
+    return json.loads(record) if record else None
 
 
 #: The model builders by name, as recorded in a run's ``config.json`` (``builder``).
@@ -251,7 +256,9 @@ BUILDERS = {"gru": build_gru_model, "lstm": build_lstm_model, "sequence": build_
 
 
 def describe(model: keras.Model) -> dict:
-    """What is needed to rebuild ``model``: architecture, sizes and encoding (saved in config.json)."""
+    """What ``model`` is, read off its layers, for a reader of ``config.json``: architecture,
+    sizes, encoding and parameter count. A run is rebuilt from its builder's arguments
+    (:func:`builder_record`), never from this."""
     recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     dropouts = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
@@ -264,6 +271,6 @@ def describe(model: keras.Model) -> dict:
         "dropout": dropouts[0] if dropouts else 0.0,
         "dense_units": dense[0].units if len(dense) > 1 else None,
         "input_encoding": "embedding" if embedding else "scaled",
-        "embedding_dim": embedding[0].output_dim if embedding else 32,
+        "embedding_dim": embedding[0].output_dim if embedding else None,
         "parameters": int(model.count_params()),
     }

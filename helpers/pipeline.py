@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from helpers import config, export, midi_io, midilike, sequences, tokens
 from helpers.errors import DataError
+from helpers.runs import Run, RunError, folder_record
 from helpers.tokens import Vocabulary
 
 #: Events of rhythm saved with a primer, so a run can generate without its training data.
@@ -118,27 +118,18 @@ def primer_from_notes(notes: pd.DataFrame, seq_length: int, encoding: str) -> di
     return primer_from_events(tokens.notes_to_events(notes, encoding), seq_length)
 
 
-def write_primer(run_dir: Path | str, corpus: Corpus, pieces: list[str], seq_length: int) -> dict:
-    """Save ``primer.json`` in a run folder: the opening window of the longest of ``pieces``
-    (held-out pieces, preferably), its rhythm, and the chapter's even spacing of the data —
-    all that :func:`generate_piece` needs, so a run can generate without its training data.
+def corpus_to_primer(corpus: Corpus, pieces: list[str], seq_length: int) -> dict:
+    """A run's primer (:meth:`helpers.runs.Run.write_primer` saves it): the opening window of
+    the longest of ``pieces`` (held-out pieces, preferably), its rhythm, and the chapter's even
+    spacing of the data — all that :func:`generate_piece` needs, so a run can generate without
+    its training data.
     """
     primer = primer_from_events(corpus.events[corpus.events["piece"].isin(pieces)], seq_length)
     if corpus.key_shifts:
         primer["key_shift"] = corpus.key_shifts[primer["source"]]
     if "step" in corpus.events:
         primer["even_step"] = export.chapter_step(corpus.events["offset"])
-    config.write_atomic(Path(run_dir) / "primer.json", json.dumps(primer))
     return primer
-
-
-def _folder_record(folder: Path) -> str:
-    """How a data folder is recorded in ``config.json``: relative to the repository when inside it."""
-    folder = Path(folder).resolve()
-    try:
-        return folder.relative_to(config.ROOT).as_posix()
-    except ValueError:
-        return str(folder)
 
 
 def run_name(architecture: str, recipe: str = "chapter") -> str:
@@ -162,8 +153,8 @@ def train_run(
     transpose: bool = False,
     time_limit: float | None = None,
     **model_options,
-) -> Path:
-    """Split by piece, build the model and train it into a new run folder; return the folder.
+) -> Run:
+    """Split by piece, build the model and train it into a new run folder; return the run.
 
     Two recipes:
 
@@ -182,7 +173,7 @@ def train_run(
 
     ``time_limit`` (seconds) ends training after the last epoch that fits in it.
 
-    The folder is ``run_dir`` if given, else a new ``outputs/runs/<architecture>-NNN``
+    The folder is ``run_dir`` (a path or a :class:`helpers.runs.Run`) if given, else a new ``outputs/runs/<architecture>-NNN``
     (``<architecture>-improved-NNN`` for the improved recipe). To continue an interrupted or
     finished run, use :func:`resume_run`.
     """
@@ -203,65 +194,69 @@ def train_run(
     else:
         builder = "sequence"
         builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "layer": architecture, **model_options}
-    model = models.BUILDERS[builder](**builder_args)
-    builder_args = {key: list(value) if isinstance(value, tuple) else value for key, value in builder_args.items()}
+    model = models.BUILDERS[builder](**builder_args)  # the model remembers its builder: the run records it
     tables = None
     if recipe == "improved" and transpose and corpus.vocab.encoding == midilike.ENCODING:
         tables = np.stack([midilike.transposition_table(corpus.vocab, k) for k in TRANSPOSITIONS])
-    run_dir = Path(run_dir) if run_dir else training.new_run_dir(run_name(architecture, recipe))
-    write_primer(run_dir, corpus, val_pieces or train_pieces, seq_length)
+    run = Run(Path(run_dir)) if run_dir else Run.create(run_name(architecture, recipe))
+    run.write_primer(corpus_to_primer(corpus, val_pieces or train_pieces, seq_length))
     training.train(
-        model, corpus.vocab, train_codes, val_codes, run_dir, epochs=epochs, batch_size=batch_size, seed=seed,
+        model, corpus.vocab, train_codes, val_codes, run, epochs=epochs, batch_size=batch_size, seed=seed,
         early_stopping=early_stopping, verbose=verbose,
         reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
         extra_config={
-            "recipe": recipe, "builder": builder, "builder_args": builder_args,
-            "normalise_keys": bool(corpus.key_shifts),
-            "data": _folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
+            "recipe": recipe, "normalise_keys": bool(corpus.key_shifts),
+            "data": folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
             "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
             **({"load_options": corpus.load_options} if corpus.load_options else {}),
         },
     )
-    return run_dir
+    return run
 
 
-def run_corpus(settings: dict, vocab: Vocabulary) -> Corpus:
-    """The music a run was trained on, read again from the data folder its ``config.json`` records."""
-    folder = config.ROOT / settings["data"]  # an absolute path stays as it is
-    return prepare(folder, settings.get("limit"), settings.get("sample_seed"), settings.get("encoding", vocab.encoding),
-                   settings.get("normalise_keys", False), **settings.get("load_options", {}))
+def run_corpus(run: Run | Path | str) -> Corpus:
+    """The music a run was trained on, read again from the data folder its ``config.json`` records
+    (see :attr:`helpers.runs.Run.data_folder`), the same way."""
+    run = Run.open(run)
+    settings = run.settings
+    return prepare(run.data_folder, settings.get("limit"), settings.get("sample_seed"),
+                   settings.get("encoding", run.vocab.encoding), settings.get("normalise_keys", False),
+                   **settings.get("load_options", {}))
 
 
-def resume_run(run_dir: Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0) -> Path:
-    """Continue a run from its last finished epoch, up to ``epochs`` (default: those it was started with).
+def resume_run(run_dir: Run | Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0) -> Run:
+    """Continue a run from its last finished epoch, up to ``epochs`` in all (default: those it was started with).
 
-    The model is rebuilt from ``config.json`` and the codes are made with the run's own
-    ``vocab.json`` and its recorded training and validation pieces; the music is read again
-    from the recorded data folder unless ``corpus`` is given.
+    The model is rebuilt from the builder and arguments in ``config.json`` and the codes are
+    made with the run's own ``vocab.json`` and its recorded training and validation pieces; the
+    music is read again from the recorded data folder unless ``corpus`` is given.
 
     Raises:
-        helpers.training.RunError: the folder is not a run, or the data no longer fits its vocabulary.
+        helpers.runs.RunFinished: nothing to train — the run finished ``epochs`` (or those it
+            was started with), or stopped early and no more epochs were asked for.
+        helpers.runs.RunError: the folder is not a run, or the data no longer fits its vocabulary.
     """
     from helpers import training
 
-    run_dir = Path(run_dir)
-    model, vocab, settings = training.load_run(run_dir, weights=None)
-    corpus = corpus or run_corpus(settings, vocab)
+    run = Run.open(run_dir)
+    planned = run.check_epochs_left(epochs)  # before the data is read again
+    vocab, settings = run.vocab, run.settings
+    corpus = corpus or run_corpus(run)
     try:
         train_codes = sequences.events_to_codes(corpus.events, vocab, settings["train_pieces"])
         val_codes = sequences.events_to_codes(corpus.events, vocab, settings["val_pieces"]) if settings["val_pieces"] else None
     except tokens.TokenError as error:
-        raise training.RunError(f"{run_dir}: the data changed since this run started ({error})") from error
+        raise RunError(f"{run.path}: the data changed since this run started ({error})") from error
     tables = None
     if settings.get("transpositions"):
         tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
     training.train(
-        model, vocab, train_codes, val_codes, run_dir, epochs=epochs or settings["epochs"],
+        run.build_model(), vocab, train_codes, val_codes, run, epochs=planned,
         batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
         early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
         transpositions=tables,
     )
-    return run_dir
+    return run
 
 
 def generate_piece(
@@ -287,16 +282,15 @@ def generate_piece(
     nearest known token (see :meth:`helpers.tokens.Vocabulary.encode`). A run trained on keys
     normalised to C major / A minor writes its piece in the primer's own key.
     """
-    from helpers import training
-
     export.make_instrument(instrument)  # an unknown instrument fails now, before any work
     run_dir = Path(run_dir)
-    model, vocab, settings = training.load_run(run_dir, weights)
+    run = Run.open(run_dir)
+    model, vocab, settings = run.load_model(weights), run.vocab, run.settings
     seq_length = settings["seq_length"]
     if primer_midi:
         primer = primer_from_midi(primer_midi, seq_length, vocab.encoding, settings.get("normalise_keys", False))
     else:
-        primer = json.loads((run_dir / "primer.json").read_text())
+        primer = run.primer
     notes = generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm)
     if primer.get("key_shift"):  # a run on normalised keys: back to the primer's own key
         notes = notes.assign(pitch=notes["pitch"] - primer["key_shift"])
@@ -454,26 +448,27 @@ def evaluate_run(
         samples: pieces sampled from the run's primer for the musical metrics.
         n_notes: notes (MIDI-like) or events (chord tokens) per sampled piece.
         temperature, top_k, seed: sampling settings (see :mod:`helpers.generation`).
-        weights: as for :func:`helpers.training.load_run`.
+        weights: as for :meth:`helpers.runs.Run.load_model`.
 
     Raises:
-        helpers.training.RunError: the run has no validation pieces, or its data folder is gone.
+        helpers.runs.RunError: the run has no validation pieces, or its data folder is gone.
     """
-    from helpers import evaluate, generation, training
+    from helpers import evaluate, generation
 
     run_dir = Path(run_dir)
-    model, vocab, settings = training.load_run(run_dir, weights)
+    run = Run.open(run_dir)
+    model, vocab, settings = run.load_model(weights), run.vocab, run.settings
     val_pieces = list(settings.get("val_pieces") or [])[: pieces or None]
     if not val_pieces:
-        raise training.RunError(f"{run_dir}: the run has no validation pieces to evaluate on (trained with --val-fraction 0)")
+        raise RunError(f"{run_dir}: the run has no validation pieces to evaluate on (trained with --val-fraction 0)")
     try:
-        corpus = corpus or run_corpus(settings, vocab)
+        corpus = corpus or run_corpus(run)
     except (midi_io.MidiError, FileNotFoundError, NotADirectoryError) as error:
-        raise training.RunError(f"{run_dir}: cannot read the run's data again ({error})") from error
+        raise RunError(f"{run_dir}: cannot read the run's data again ({error})") from error
     by_piece = dict(tuple(corpus.events.groupby("piece", sort=False)["token"]))
     missing = [p for p in [*settings["train_pieces"], *val_pieces] if p not in by_piece]
     if missing:
-        raise training.RunError(f"{run_dir}: {len(missing)} of the run's pieces are no longer in its data folder, e.g. {missing[0]}")
+        raise RunError(f"{run_dir}: {len(missing)} of the run's pieces are no longer in its data folder, e.g. {missing[0]}")
 
     def codes(names):
         return [vocab.encode(by_piece[name].tolist(), unknown="nearest") for name in names]
@@ -483,13 +478,13 @@ def evaluate_run(
     table = evaluate.baseline_table(
         codes(settings["train_pieces"]), val_codes, len(vocab), {run_dir.name: evaluate.stepper_scores(stepper, val_codes)},
     )
-    primer = json.loads((run_dir / "primer.json").read_text())
+    primer = run.primer
     sampled = generate_notes(stepper, vocab, primer, n_notes, "sample", temperature, top_k, seed, batch=samples)
     sampled = [notes.assign(piece=f"sample-{i + 1}") for i, notes in enumerate(sampled)]
     silent = sum(notes.empty for notes in sampled)  # a model may write only time shifts
     sampled = [notes for notes in sampled if not notes.empty]
     if not sampled:
-        raise training.RunError(f"{run_dir}: none of the {samples} sampled pieces has a note; train the model longer")
+        raise RunError(f"{run_dir}: none of the {samples} sampled pieces has a note; train the model longer")
     metrics = evaluate.metrics_table({notes["piece"].iloc[0]: notes for notes in sampled})
     val_notes = corpus.notes[corpus.notes["piece"].isin(val_pieces)]
     train_notes = corpus.notes[corpus.notes["piece"].isin(settings["train_pieces"])]

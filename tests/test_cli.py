@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from conftest import count_pitched_note_ons, program_changes, redirect_outputs, write_tune
 
-from helpers import cli, config, midi_io, pipeline, tokens, training
+from helpers import cli, config, midi_io, pipeline, tokens
+from helpers.runs import Run
 
 TRAIN_ARGS = ["--seq-length", "8", "--epochs", "1", "--units", "4", "--batch-size", "32"]
 
@@ -65,7 +66,7 @@ def test_run_prepares_trains_and_generates(capsys, tune_folder):
     notes, _ = midi_io.midi_to_notes(written)
     assert len(tokens.notes_to_events(notes)) == 12  # the requested number of events
     assert count_pitched_note_ons(written) == len(notes)
-    assert training.checkpoints(config.RUNS_DIR / "gru-001").shape[0] == 1
+    assert Run(config.RUNS_DIR / "gru-001").checkpoints.shape[0] == 1
 
 
 def test_prepare_prints_the_load_report(capsys, tune_folder):
@@ -102,15 +103,37 @@ def test_generate_with_options(capsys, cli_run, midi_files):
 def test_train_resume_continues_the_run(capsys, cli_run, tmp_path):
     run_dir = tmp_path / "copy"
     shutil.copytree(cli_run, run_dir)
-    assert training.read_history(run_dir)["epoch"].tolist() == [1]
+    assert Run(run_dir).history["epoch"].tolist() == [1]
     data = cli_run.parents[2] / "tunes"  # the folder the fixture trained on
     args = ["train", "--data", data, *TRAIN_ARGS, "--resume", run_dir]
     args[args.index("--epochs") + 1] = "2"
     status, out, err = run_main(capsys, *args)
     assert status == 0, err
     assert f"run folder: {run_dir.name}" in out
-    assert training.read_history(run_dir)["epoch"].tolist() == [1, 2]
-    assert len(training.checkpoints(run_dir)) >= 1
+    assert Run(run_dir).history["epoch"].tolist() == [1, 2]
+    assert len(Run(run_dir).checkpoints) >= 1
+
+
+def test_train_resume_of_a_finished_run_says_how_to_train_on(capsys, cli_run, tmp_path):
+    """Issue 14: --resume of a finished run did nothing and exited 0."""
+    run_dir = tmp_path / "copy"
+    shutil.copytree(cli_run, run_dir)
+    status, out, err = run_main(capsys, "train", "--resume", run_dir)
+    assert status == 2 and out == ""  # refused before the data is read again
+    assert_one_line_error(err, f"{run_dir} finished its 1 epochs, nothing to train",
+                          f"give --epochs M with M > 1: python -m helpers train --resume {run_dir} --epochs 2")
+    status, _, err = run_main(capsys, "train", "--resume", run_dir, "--epochs", "1")
+    assert status == 2
+    assert_one_line_error(err, "has already finished 1 epochs (--epochs 1 asks for 1 in all)", "M > 1")
+    assert Run(run_dir).history["epoch"].tolist() == [1]  # nothing trained
+
+    # --epochs M > done trains on to M; the data folder comes from the run (no --data)
+    status, out, err = run_main(capsys, "train", "--resume", run_dir, "--epochs", "2")
+    assert status == 0, err
+    assert Run(run_dir).history["epoch"].tolist() == [1, 2] and "(2 epochs;" in out
+    status, _, err = run_main(capsys, "train", "--resume", run_dir)
+    assert status == 2
+    assert_one_line_error(err, "finished its 2 epochs", "--epochs 4")
 
 
 def test_keyboard_interrupt_in_the_first_epoch_keeps_nothing_and_says_so(capsys, tune_folder, monkeypatch):
@@ -376,7 +399,7 @@ def test_train_midilike_makes_an_improved_run(midilike_run):
     assert (settings["recipe"], settings["encoding"], settings["builder"]) == ("improved", "midilike", "sequence")
     assert settings["builder_args"]["units"] == [8] and settings["seq_length"] == 8 and settings["batch_size"] == 8
     assert settings["transpositions"] == 0 and settings["normalise_keys"] is True  # keys normalised, not transposed copies
-    assert training.read_history(run_dir)["epoch"].tolist() == [1]
+    assert Run(run_dir).history["epoch"].tolist() == [1]
 
 
 def test_evaluate_prints_the_report(capsys, midilike_run):
@@ -407,7 +430,7 @@ def test_improved_recipe_refuses_chapter_options(capsys, tune_folder, options, f
     status, _, err = run_main(capsys, "train", "--data", tune_folder, *TRAIN_ARGS, *options)
     assert status == 2
     assert_one_line_error(err, fragment)
-    assert not any(training.checkpoints(run).shape[0] for run in config.RUNS_DIR.glob("*"))  # nothing trained
+    assert not any(Run(run).checkpoints.shape[0] for run in config.RUNS_DIR.glob("*"))  # nothing trained
 
 
 @pytest.mark.parametrize("options, fragment", REFUSED)
@@ -426,6 +449,12 @@ def test_time_limit_stops_training_early(capsys, tune_folder):
     assert "(1 epochs;" in out
     settings = json.loads((config.RUNS_DIR / "gru-improved-001" / "config.json").read_text())
     assert settings["epochs"] == 4 and settings["transpositions"] == 12 and settings["normalise_keys"] is False
+    assert settings["stopped_early"] == {"epoch": 1, "by": "time limit"}
+    run_dir = config.RUNS_DIR / "gru-improved-001"
+    status, out, err = run_main(capsys, "train", "--resume", run_dir)  # issue 14: says why, exits 2
+    assert status == 2 and out == ""
+    assert_one_line_error(err, "stopped early at epoch 1 of 4 (time limit), nothing to train",
+                          f"python -m helpers train --resume {run_dir} --epochs 4")
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "soon"])
@@ -583,7 +612,7 @@ def test_report_option_must_name_a_file(capsys, tune_folder, tmp_path):
 def test_train_names_the_checkpoint_generate_will_use(capsys, tune_folder):
     status, out, err = run_main(capsys, "train", "--data", tune_folder, *MIDILIKE_ARGS)
     assert status == 0, err
-    best = training.checkpoints(config.RUNS_DIR / "gru-improved-001").iloc[0]
+    best = Run(config.RUNS_DIR / "gru-improved-001").checkpoints.iloc[0]
     assert f"generate uses the best checkpoint: epoch {best['epoch']}, " in out.splitlines()[-1]
 
 

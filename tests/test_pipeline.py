@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from conftest import CHORD_NOTES, Track, count_pitched_note_ons, program_changes, redirect_outputs, write_midi, write_tune
 
-from helpers import config, export, midi_io, midilike, models, pipeline, tokens, training
+from helpers import config, export, midi_io, midilike, models, pipeline, tokens
+from helpers.runs import Run, RunError
 
 SEQ = 8
 
@@ -29,7 +30,7 @@ def trained(tmp_path_factory):
         for i in range(4):
             write_tune(root / "tunes" / f"tune_{i}.mid", seed=i)
         corpus = pipeline.prepare(root / "tunes")
-        run_dir = pipeline.train_run(corpus, "gru", seq_length=SEQ, epochs=1, batch_size=32, units=(4,), dense_units=4)
+        run_dir = pipeline.train_run(corpus, "gru", seq_length=SEQ, epochs=1, batch_size=32, units=(4,), dense_units=4).path
     return corpus, run_dir
 
 
@@ -82,14 +83,47 @@ def test_primer_from_midi(midi_files):
 def test_train_run_writes_a_run_with_primer_and_split(trained):
     corpus, run_dir = trained
     assert run_dir.parent.name == "runs" and run_dir.name == "gru-001"
-    settings = json.loads((run_dir / "config.json").read_text())
+    settings = Run(run_dir).settings
     assert settings["seq_length"] == SEQ and settings["vocab_size"] == len(corpus.vocab)
     train, val = settings["train_pieces"], settings["val_pieces"]
     assert len(val) == 1 and set(train).isdisjoint(val) and len(train) + len(val) == 4
-    primer = json.loads((run_dir / "primer.json").read_text())
+    primer = Run(run_dir).primer
     assert primer["source"] in val  # the primer is held-out music
     assert len(primer["tokens"]) == SEQ and primer["even_step"] > 0
     assert config.ROOT not in run_dir.parents  # never in the repository's outputs/
+    # a folder outside the repository is recorded whole: the run finds its data again from anywhere
+    assert settings["data"] == str(corpus.folder.resolve()) and Run(run_dir).data_folder == corpus.folder.resolve()
+
+
+def test_resume_run_of_a_finished_run_says_so_before_reading_the_data(trained, tmp_path, monkeypatch):
+    import shutil
+
+    from helpers.runs import RunFinished
+
+    _, run_dir = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    monkeypatch.setattr(pipeline, "prepare", lambda *args, **kwargs: pytest.fail("the data was read"))
+    with pytest.raises(RunFinished, match="finished its 1 epochs") as caught:
+        pipeline.resume_run(copy)
+    assert (caught.value.done, caught.value.planned) == (1, 1)
+    with pytest.raises(RunFinished):
+        pipeline.resume_run(copy, epochs=1)
+
+
+def test_resume_run_of_the_older_format_without_builder_arguments(trained, tmp_path):
+    """A config.json written before runs recorded their builder: rebuilt from the old keys, and
+    recorded with all the builder's arguments from then on."""
+    import shutil
+
+    corpus, run_dir = trained
+    copy = Run(tmp_path / "copy")
+    shutil.copytree(run_dir, copy.path)
+    settings = {key: value for key, value in copy.settings.items() if key not in ("builder", "builder_args", "stopped_early")}
+    copy.config_path.write_text(json.dumps({**settings, "embedding_dim": 32}))  # as the old describe() wrote it
+    pipeline.resume_run(copy, epochs=2, corpus=corpus)
+    assert copy.history["epoch"].tolist() == [1, 2]
+    assert copy.settings["builder"] == "gru" and copy.settings["builder_args"]["learning_rate"] == 0.001
 
 
 def test_generated_pieces_never_overwrite_each_other(trained):
@@ -124,7 +158,7 @@ def test_generate_piece_is_reproducible_and_seeded(trained, tmp_path):
 
 def test_generate_piece_rhythms_and_instrument(trained, tmp_path):
     _, run_dir = trained
-    primer = json.loads((run_dir / "primer.json").read_text())
+    primer = Run(run_dir).primer
     path, notes = pipeline.generate_piece(
         run_dir, n_notes=6, method="argmax", rhythm="even", instrument="Violin", output=tmp_path / "even.mid"
     )
@@ -163,7 +197,7 @@ def test_generate_piece_that_fails_while_writing_gives_its_claimed_name_back(tra
 
 def test_primer_is_written_atomically(trained):
     _, run_dir = trained
-    assert json.loads((run_dir / "primer.json").read_text())["tokens"]
+    assert Run(run_dir).primer["tokens"]
     assert not [p for p in run_dir.iterdir() if ".tmp" in p.name]
 
 
@@ -202,7 +236,7 @@ def improved(tmp_path_factory):
         for i in range(4):
             write_tune(root / "tunes" / f"tune_{i}.mid", seed=20 + i)
         corpus = pipeline.prepare(root / "tunes", encoding="midilike", normalise_keys=True)
-        run_dir = pipeline.train_run(corpus, "gru", **IMPROVED)
+        run_dir = pipeline.train_run(corpus, "gru", **IMPROVED).path
     return corpus, run_dir
 
 
@@ -231,19 +265,21 @@ def test_train_run_improved_records_its_recipe(improved):
     corpus, run_dir = improved
     assert run_dir.name == "gru-improved-001" and run_dir.parent.name == "runs"
     assert config.ROOT not in run_dir.parents
-    settings = json.loads((run_dir / "config.json").read_text())
+    settings = Run(run_dir).settings
     assert settings["recipe"] == "improved" and settings["encoding"] == "midilike"
     assert settings["builder"] == "sequence"
-    assert settings["builder_args"] == {"vocab_size": 320, "seq_length": SEQ, "layer": "gru", "units": [8],
-                                        "embedding_dim": 4}
+    assert settings["builder_args"] == {  # every argument of the builder, its defaults too
+        "vocab_size": 320, "seq_length": SEQ, "layer": "gru", "units": [8], "embedding_dim": 4,
+        "dropout": models.SEQUENCE_DROPOUT, "learning_rate": models.SEQUENCE_LEARNING_RATE,
+    }
     assert settings["reduce_lr_patience"] == 2
     assert settings["transpositions"] == 0 and settings["normalise_keys"] is True
     assert settings["vocab_size"] == 320 and len(settings["val_pieces"]) == 1
-    primer = json.loads((run_dir / "primer.json").read_text())
+    primer = Run(run_dir).primer
     assert primer["key_shift"] == corpus.key_shifts[primer["source"]]
     assert primer["source"] in settings["val_pieces"] and len(primer["tokens"]) == SEQ
     assert "steps" not in primer  # MIDI-like tokens carry their own rhythm
-    model, vocab, _ = training.load_run(run_dir)
+    model, vocab = Run(run_dir).load_model(), Run(run_dir).vocab
     assert models.predicts_every_step(model) and len(vocab) == 320
     assert model.predict(np.zeros((1, SEQ), dtype=np.int32), verbose=0).shape == (1, SEQ, 320)
 
@@ -253,13 +289,13 @@ def test_train_run_improved_into_a_given_folder_without_transpositions(tmp_path)
         write_tune(tmp_path / "tunes" / f"t{i}.mid", seed=i, n_notes=20)
     corpus = pipeline.prepare(tmp_path / "tunes", encoding="midilike")
     run_dir = pipeline.train_run(corpus, "lstm", **{**IMPROVED, "units": (4,)}, val_fraction=0.0,
-                                 run_dir=tmp_path / "mine", transpose=False)
+                                 run_dir=tmp_path / "mine", transpose=False).path
     assert run_dir == tmp_path / "mine" and not config.RUNS_DIR.exists()
-    settings = json.loads((run_dir / "config.json").read_text())
+    settings = Run(run_dir).settings
     assert settings["transpositions"] == 0 and settings["val_pieces"] == [] and settings["monitor"] == "loss"
     assert settings["builder_args"]["layer"] == "lstm" and settings["architecture"] == "lstm"
     # a run without validation pieces cannot be evaluated
-    with pytest.raises(training.RunError, match="validation"):
+    with pytest.raises(RunError, match="validation"):
         pipeline.evaluate_run(run_dir, samples=1, n_notes=5)
 
 
@@ -275,10 +311,10 @@ def test_resume_run_continues_an_improved_run(improved, tmp_path):
     _, run_dir = improved
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    assert pipeline.resume_run(copy, epochs=2) == copy
-    assert training.read_history(copy)["epoch"].tolist() == [1, 2]
+    assert pipeline.resume_run(copy, epochs=2) == Run(copy)
+    assert Run(copy).history["epoch"].tolist() == [1, 2]
     assert pd.read_csv(copy / "history.csv")["epoch"].tolist() == [0, 1]  # epoch 1 not trained again
-    settings = json.loads((copy / "config.json").read_text())
+    settings = Run(copy).settings
     assert settings["recipe"] == "improved" and settings["builder"] == "sequence" and settings["epochs"] == 2
 
 
@@ -296,8 +332,8 @@ def test_generate_piece_of_a_midilike_run_plays_the_models_rhythm(improved):
     back, _ = midi_io.midi_to_notes(path)
     assert sorted(back["pitch"]) == sorted(notes["pitch"])
     # the same notes as decoding the model's own tokens
-    model, vocab, _ = training.load_run(run_dir)
-    primer = json.loads((run_dir / "primer.json").read_text())
+    model, vocab = Run(run_dir).load_model(), Run(run_dir).vocab
+    primer = Run(run_dir).primer
     again = pipeline.generate_notes(model, vocab, primer, 30, seed=1)
     assert again.equals(notes)
 
@@ -306,8 +342,8 @@ def test_generate_notes_of_a_midilike_run_in_a_batch(improved):
     from helpers import generation
 
     _, run_dir = improved
-    model, vocab, _ = training.load_run(run_dir)
-    primer = json.loads((run_dir / "primer.json").read_text())
+    model, vocab = Run(run_dir).load_model(), Run(run_dir).vocab
+    primer = Run(run_dir).primer
     pieces = pipeline.generate_notes(generation.Stepper(model), vocab, primer, 12, seed=2, batch=3)
     assert isinstance(pieces, list) and len(pieces) == 3
     assert [len(piece) for piece in pieces] == [12, 12, 12]
@@ -343,10 +379,9 @@ def test_evaluate_run_whose_data_folder_is_gone(improved, tmp_path):
     shutil.copytree(run_dir, copy)
     data = tmp_path / "data"
     shutil.copytree(run_dir.parents[2] / "tunes", data)
-    settings = json.loads((copy / "config.json").read_text())
-    (copy / "config.json").write_text(json.dumps({**settings, "data": str(data)}))
+    Run(copy).write_settings({"data": str(data)})
     shutil.rmtree(data)
-    with pytest.raises(training.RunError, match="data"):
+    with pytest.raises(RunError, match="data"):
         pipeline.evaluate_run(copy, samples=1, n_notes=5)
 
 
@@ -360,8 +395,8 @@ def test_generate_piece_of_a_midilike_run_from_a_midi_primer(improved, midi_file
 
 def test_train_run_improved_with_transposed_copies(tune_folder):
     corpus = pipeline.prepare(tune_folder, encoding="midilike")
-    run_dir = pipeline.train_run(corpus, "gru", **{**IMPROVED, "transpose": True})
-    settings = json.loads((run_dir / "config.json").read_text())
+    run_dir = pipeline.train_run(corpus, "gru", **{**IMPROVED, "transpose": True}).path
+    settings = Run(run_dir).settings
     assert settings["transpositions"] == len(pipeline.TRANSPOSITIONS) == 12 and settings["normalise_keys"] is False
 
 
@@ -381,10 +416,10 @@ def test_normalised_keys_and_the_piece_back_in_the_primers_key(tmp_path):
         before = normalised.notes[normalised.notes["piece"] == piece]
         difference = notes["pitch"].to_numpy() - before["pitch"].to_numpy()
         assert len(set(difference)) == 1 and difference[0] in (-12, 0, 12)
-    run_dir = pipeline.train_run(corpus, "gru", **IMPROVED)
-    primer = json.loads((run_dir / "primer.json").read_text())
+    run_dir = pipeline.train_run(corpus, "gru", **IMPROVED).path
+    primer = Run(run_dir).primer
     assert primer["key_shift"] == corpus.key_shifts[primer["source"]]
     _, notes = pipeline.generate_piece(run_dir, n_notes=30, seed=0)
-    model, vocab, _ = training.load_run(run_dir)
+    model, vocab = Run(run_dir).load_model(), Run(run_dir).vocab
     in_c = pipeline.generate_notes(model, vocab, primer, 30, seed=0)
     assert np.array_equal(notes["pitch"].to_numpy(), in_c["pitch"].to_numpy() - primer["key_shift"])

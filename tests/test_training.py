@@ -1,14 +1,15 @@
-"""Tests of helpers.training: run folders, checkpoints, history, loading and resuming a run."""
+"""Tests of helpers.training: training into a run folder, its checkpoints and history, resuming, loading it back.
+
+The run folder itself (settings, vocabulary, finding runs, rebuilding a model) is tested in test_runs.py."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import config, models, training
+from helpers.runs import CHECKPOINT_PATTERN, Run, RunError
 from helpers.models import keras
 from helpers.tokens import Vocabulary
 
@@ -53,16 +54,16 @@ def test_train_writes_a_complete_run_folder(trained_run):
     for name in ("vocab.json", "config.json", "history.csv", "model.keras"):
         assert (run_dir / name).is_file(), name
     assert Vocabulary.load(run_dir / "vocab.json").tokens == VOCAB.tokens
-    found = training.checkpoints(run_dir)
+    found = Run(run_dir).checkpoints
     assert 1 <= len(found) <= 2
     for path in found["path"]:
-        assert training.CHECKPOINT_PATTERN.match(path.name), path.name
+        assert CHECKPOINT_PATTERN.match(path.name), path.name
     assert list(found["loss"]) == sorted(found["loss"])  # best first
 
 
 def test_checkpoint_names_carry_epoch_and_monitored_loss(trained_run):
     run_dir, _, history = trained_run
-    found = training.checkpoints(run_dir)
+    found = Run(run_dir).checkpoints
     by_epoch = history.set_index("epoch")["val_loss"]
     for row in found.itertuples():
         assert row.path.name == f"weights-{row.epoch:02d}-{by_epoch[row.epoch]:.4f}.weights.h5"
@@ -73,12 +74,12 @@ def test_history_has_one_row_per_epoch(trained_run):
     assert history["epoch"].tolist() == [1, 2]
     assert {"loss", "val_loss"} <= set(history.columns)
     assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
-    assert training.read_history(run_dir).equals(history)
+    assert Run(run_dir).history.equals(history)
 
 
 def test_config_json_records_the_model_and_the_data(trained_run):
     run_dir, model, _ = trained_run
-    settings = json.loads((run_dir / "config.json").read_text())
+    settings = Run(run_dir).settings
     assert settings["vocab_size"] == len(VOCAB) and settings["seq_length"] == SEQ
     assert settings["units"] == [4] and settings["architecture"] == "gru"
     assert settings["monitor"] == "val_loss" and settings["epochs"] == 2
@@ -87,10 +88,52 @@ def test_config_json_records_the_model_and_the_data(trained_run):
     assert settings["parameters"] == model.count_params()
 
 
+def test_config_json_records_the_builder_and_all_its_arguments(trained_run):
+    """The chapter's GRU too, defaults included (the learning rate, the embedding size)."""
+    settings = Run(trained_run[0]).settings
+    assert settings["builder"] == "gru"
+    assert settings["builder_args"] == {
+        "vocab_size": len(VOCAB), "seq_length": SEQ, "units": [4], "dropout": 0.3, "dense_units": 4,
+        "input_encoding": "scaled", "embedding_dim": 32, "learning_rate": 0.001,
+    }
+    assert settings["stopped_early"] is None  # both epochs ran
+
+
+def test_a_run_is_rebuilt_with_its_own_learning_rate(tmp_path):
+    run_dir = tmp_path / "run"
+    training.train(tiny_model(learning_rate=0.01), VOCAB, TRAIN, None, run_dir, epochs=1, batch_size=32)
+    rebuilt = Run(run_dir).build_model()
+    assert float(keras.ops.convert_to_numpy(rebuilt.optimizer.learning_rate)) == pytest.approx(0.01)
+
+
+def test_train_refuses_a_model_made_without_a_builder(tmp_path):
+    model = keras.Sequential([keras.Input((SEQ,), dtype="int32"), keras.layers.Embedding(len(VOCAB), 2),
+                              keras.layers.GRU(2), keras.layers.Dense(len(VOCAB), activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(RunError, match="not made by a builder"):
+        training.train(model, VOCAB, TRAIN, VAL, tmp_path / "run", epochs=1)
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_train_refuses_another_model_or_vocabulary_in_a_run(trained_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained_run[0], run_dir)
+    before = (run_dir / "vocab.json").stat().st_mtime_ns
+    with pytest.raises(RunError, match="not this one"):
+        training.train(tiny_model(units=(5,)), VOCAB, TRAIN, VAL, run_dir, epochs=3, batch_size=16)
+    with pytest.raises(RunError, match="is not this vocabulary"):
+        training.train(tiny_model(), Vocabulary(["A4", "B4", "C4", "D4", "E4", "F4", "X"]), TRAIN, VAL, run_dir,
+                       epochs=3, batch_size=16)
+    assert (run_dir / "vocab.json").stat().st_mtime_ns == before  # read, never written back
+
+
 def test_load_run_best_predicts_like_its_checkpoint(trained_run):
     run_dir, _, _ = trained_run
-    loaded, vocab, settings = training.load_run(run_dir, "best")
-    best = training.checkpoints(run_dir)["path"].iloc[0]
+    run = Run(run_dir)
+    loaded, vocab, settings = run.load_model("best"), run.vocab, run.settings
+    best = Run(run_dir).checkpoints["path"].iloc[0]
     reference = tiny_model()
     reference.optimizer.build(reference.trainable_variables)
     reference.load_weights(best)
@@ -98,13 +141,13 @@ def test_load_run_best_predicts_like_its_checkpoint(trained_run):
     assert np.allclose(loaded.predict(windows, verbose=0), reference.predict(windows, verbose=0), atol=1e-6)
     assert vocab.tokens == VOCAB.tokens and settings["vocab_size"] == len(VOCAB)
     # and a checkpoint can be named explicitly
-    named, _, _ = training.load_run(run_dir, best)
+    named = run.load_model(best)
     assert np.allclose(named.predict(windows, verbose=0), reference.predict(windows, verbose=0), atol=1e-6)
 
 
 def test_load_run_final_is_the_trained_model(trained_run):
     run_dir, model, _ = trained_run
-    loaded, _, _ = training.load_run(run_dir, "final")
+    loaded = Run(run_dir).load_model("final")
     windows = np.stack([TRAIN[i : i + SEQ] for i in range(4)])
     assert np.allclose(loaded.predict(windows, verbose=0), model.predict(windows, verbose=0), atol=1e-6)
 
@@ -115,44 +158,30 @@ def test_load_run_with_a_vocabulary_of_another_size_is_a_run_error(trained_run, 
     run_dir = tmp_path / "copy"
     shutil.copytree(trained_run[0], run_dir)
     Vocabulary(VOCAB.tokens + ["C5"]).save(run_dir / "vocab.json")
-    with pytest.raises(training.RunError, match="vocab.json holds 8"):
-        training.load_run(run_dir)
+    with pytest.raises(RunError, match="vocab.json holds 8"):
+        Run(run_dir).load_model()
 
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_load_run_with_a_checkpoint_of_another_model_is_a_run_error(trained_run, tmp_path):
     other = tmp_path / "other"
     training.train(tiny_model(units=(3,), dense_units=None), VOCAB, TRAIN, None, other, epochs=1, batch_size=32)
-    with pytest.raises(training.RunError, match="does not fit"):
-        training.load_run(trained_run[0], training.checkpoints(other)["path"].iloc[0])
-
-
-def test_load_run_of_folders_that_are_not_runs(tmp_path):
-    with pytest.raises(training.RunError, match="vocab.json"):
-        training.load_run(tmp_path)
-    VOCAB.save(tmp_path / "vocab.json")
-    with pytest.raises(training.RunError, match="config.json"):
-        training.load_run(tmp_path)
-    settings = models.describe(tiny_model())
-    (tmp_path / "config.json").write_text(json.dumps(settings))
-    with pytest.raises(training.RunError, match="no checkpoint"):
-        training.load_run(tmp_path, "best")
-    with pytest.raises(training.RunError, match="model.keras"):
-        training.load_run(tmp_path, "final")
+    with pytest.raises(RunError, match="does not fit"):
+        Run(trained_run[0]).load_model(Run(other).checkpoints["path"].iloc[0])
 
 
 def test_train_refuses_a_vocabulary_that_does_not_fit_the_model(tmp_path):
-    with pytest.raises(training.RunError, match="vocabulary has 7"):
+    with pytest.raises(RunError, match="vocabulary has 7"):
         training.train(tiny_model(vocab_size=9), VOCAB, TRAIN, VAL, tmp_path / "run", epochs=1)
 
 
 def test_without_validation_the_training_loss_is_watched(tmp_path):
     run_dir = tmp_path / "run"
     history = training.train(tiny_model(), VOCAB, TRAIN, VAL[:SEQ], run_dir, epochs=1, batch_size=32)
-    settings = json.loads((run_dir / "config.json").read_text())
+    settings = Run(run_dir).settings
     assert settings["monitor"] == "loss" and settings["val_windows"] == 0
     assert "val_loss" not in history.columns
-    (checkpoint,) = training.checkpoints(run_dir)["path"]
+    (checkpoint,) = Run(run_dir).checkpoints["path"]
     assert checkpoint.name == f"weights-01-{history['loss'].iloc[0]:.4f}.weights.h5"
 
 
@@ -176,7 +205,7 @@ def test_interrupted_run_resumes_after_the_last_finished_epoch(tmp_path, monkeyp
     assert history["epoch"].tolist() == [1, 2, 3]
     assert read_raw_history(run_dir)["epoch"].tolist() == [0, 1, 2]  # epoch 1 was not trained again
     assert (run_dir / "model.keras").exists()
-    epochs = training.checkpoints(run_dir)["epoch"]
+    epochs = Run(run_dir).checkpoints["epoch"]
     assert epochs.is_unique and epochs.min() == 1
 
 
@@ -204,32 +233,6 @@ def test_resumed_run_restores_the_trained_weights(tmp_path):
     assert [epoch for epoch, _ in seen] == [1]  # only the second epoch ran
     assert np.allclose(seen[0][1], first.predict(windows, verbose=0), atol=1e-6)
     assert not np.allclose(seen[0][1], before, atol=1e-6)
-
-
-def test_new_run_dir_numbers_runs_in_outputs(tmp_path):
-    first, second = training.new_run_dir("gru"), training.new_run_dir("gru")
-    assert (first.name, second.name) == ("gru-001", "gru-002")
-    assert first.parent == config.RUNS_DIR and tmp_path in first.parents
-
-
-def test_checkpoints_of_a_folder_without_any():
-    assert training.checkpoints(config.RUNS_DIR / "nothing").empty
-
-
-def test_rebuild_model_from_settings():
-    model = models.build_lstm_model(6, 5, units=(3,), dense_units=None, input_encoding="embedding", embedding_dim=2)
-    rebuilt = training.rebuild_model(models.describe(model))
-    assert models.describe(rebuilt) == models.describe(model)
-
-
-def test_latest_run_is_the_newest_with_a_checkpoint(tmp_path):
-    for name, has_checkpoint in [("gru-001", True), ("gru-002", True), ("gru-003", False), ("lstm-004", True)]:
-        folder = config.ensure_dir(config.RUNS_DIR / name / "checkpoints")
-        if has_checkpoint:
-            (folder / "weights-01-1.2345.weights.h5").touch()
-    assert training.latest_run("gru") == config.RUNS_DIR / "gru-002"
-    assert training.latest_run("lstm") == config.RUNS_DIR / "lstm-004"
-    assert training.latest_run("gru", runs_dir=tmp_path / "none") is None
 
 
 # ----------------------------------------------------------------------------- the improved recipe's sequence models
@@ -261,31 +264,31 @@ def test_train_sequence_model_writes_the_run_folder(sequence_run):
         assert (run_dir / name).is_file(), name
     assert history["epoch"].tolist() == [1, 2]
     assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
-    found = training.checkpoints(run_dir)
+    found = Run(run_dir).checkpoints
     assert 1 <= len(found) <= 2 and set(found["epoch"]) <= {1, 2}
-    settings = json.loads((run_dir / "config.json").read_text())
+    settings = Run(run_dir).settings
     assert settings["reduce_lr_patience"] == 2 and settings["transpositions"] == 2
     assert settings["monitor"] == "val_loss"
     assert settings["train_windows"] == (len(TRAIN) - 1) // SEQ - 1 == 7
     assert settings["val_windows"] == (len(VAL) - 1) // SEQ - 1 == 1
-    loaded, _, _ = training.load_run(run_dir, "final")
+    loaded = Run(run_dir).load_model("final")
     windows = np.stack([TRAIN[i : i + SEQ] for i in range(3)])
     assert np.allclose(loaded.predict(windows, verbose=0), model.predict(windows, verbose=0), atol=1e-6)
 
 
 def test_train_records_no_schedule_and_no_transpositions_by_default(trained_run):
-    settings = json.loads((trained_run[0] / "config.json").read_text())
+    settings = Run(trained_run[0]).settings
     assert settings["reduce_lr_patience"] is None and settings["transpositions"] == 0
 
 
 def test_load_run_best_of_a_sequence_model_trained_directly(sequence_run):
     """train() alone (no builder in extra_config) must still record enough to rebuild the model."""
     run_dir, _, _ = sequence_run
-    loaded, _, settings = training.load_run(run_dir, "best")
+    loaded = Run(run_dir).load_model("best")
     assert models.predicts_every_step(loaded)
     reference = sequence_model()
     reference.optimizer.build(reference.trainable_variables)
-    reference.load_weights(training.checkpoints(run_dir)["path"].iloc[0])
+    reference.load_weights(Run(run_dir).checkpoints["path"].iloc[0])
     windows = np.stack([VAL[i : i + SEQ] for i in range(2)])
     assert np.allclose(loaded.predict(windows, verbose=0), reference.predict(windows, verbose=0), atol=1e-6)
 
@@ -294,7 +297,8 @@ def test_time_limit_stops_after_the_first_epoch(tmp_path):
     history = training.train(sequence_model(), VOCAB, TRAIN, VAL, tmp_path / "run", epochs=5, batch_size=4,
                              time_limit=1e-3)
     assert history["epoch"].tolist() == [1]
-    assert (tmp_path / "run" / "model.keras").is_file() and len(training.checkpoints(tmp_path / "run")) == 1
+    assert (tmp_path / "run" / "model.keras").is_file() and len(Run(tmp_path / "run").checkpoints) == 1
+    assert Run(tmp_path / "run").settings["stopped_early"] == {"epoch": 1, "by": "time limit"}
 
 
 def test_time_limit_callback_stops_before_an_epoch_that_would_overrun(monkeypatch):
@@ -323,20 +327,3 @@ def test_time_limit_callback_stops_before_an_epoch_that_would_overrun(monkeypatc
     # the next epoch is guessed as long as the last one: 15 s done after a 5 s epoch, 20 fits in 35
     assert run(35, [10, 5, 20, 10]) == (3, True)
     assert run(1000, [10, 10, 10]) == (3, False)
-
-
-def test_rebuild_model_uses_the_recorded_builder():
-    args = {"vocab_size": 9, "seq_length": 6, "layer": "lstm", "units": [5], "dropout": 0.1, "embedding_dim": 3}
-    settings = {**models.describe(models.build_gru_model(9, 6, units=(2,), dense_units=None)),
-                "builder": "sequence", "builder_args": args}
-    rebuilt = training.rebuild_model(settings)
-    assert models.predicts_every_step(rebuilt)
-    assert models.describe(rebuilt)["architecture"] == "lstm" and models.describe(rebuilt)["units"] == [5]
-    chapter_args = {"vocab_size": 9, "seq_length": 6, "units": [3], "dense_units": 2}
-    chapter = training.rebuild_model({**settings, "builder": "gru", "builder_args": chapter_args})
-    assert not models.predicts_every_step(chapter) and models.describe(chapter)["dense_units"] == 2
-
-
-def test_rebuild_model_with_an_unknown_builder_is_a_run_error():
-    with pytest.raises(training.RunError, match="transformer"):
-        training.rebuild_model({"builder": "transformer", "builder_args": {}, "architecture": "gru"})
