@@ -331,9 +331,9 @@ def _remove_stale_audio(midi_path: Path, written: tuple[str, ...]) -> None:
 
 def _primer_note(run_dir: Path) -> str | None:
     """A warning when ``--primer`` cannot matter: the chapter's scaled input, which the model learns to ignore."""
-    import json
+    from helpers import runs
 
-    settings = json.loads((run_dir / "config.json").read_text())
+    settings = runs.Run.open(run_dir).settings
     if settings.get("input_encoding") != "scaled" or settings.get("builder") == "sequence":
         return None
     return ("note: this run reads its input as one scaled number per step (the chapter's --input scaled); such a model "
