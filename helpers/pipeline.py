@@ -152,6 +152,7 @@ def train_run(
     recipe: str = "chapter",
     transpose: bool = False,
     time_limit: float | None = None,
+    tensorboard: bool = False,
     **model_options,
 ) -> Run:
     """Split by piece, build the model and train it into a new run folder; return the run.
@@ -171,7 +172,8 @@ def train_run(
         ``embedding_dim``, ``learning_rate``; ``input_encoding`` is not used (always an
         embedding).
 
-    ``time_limit`` (seconds) ends training after the last epoch that fits in it.
+    ``time_limit`` (seconds) ends training after the last epoch that fits in it;
+    ``tensorboard`` writes TensorBoard's logs into the run's ``logs/`` (see :func:`helpers.training.train`).
 
     The folder is ``run_dir`` (a path or a :class:`helpers.runs.Run`) if given, else a new ``outputs/runs/<architecture>-NNN``
     (``<architecture>-improved-NNN`` for the improved recipe). To continue an interrupted or
@@ -204,7 +206,7 @@ def train_run(
         model, corpus.vocab, train_codes, val_codes, run, epochs=epochs, batch_size=batch_size, seed=seed,
         early_stopping=early_stopping, verbose=verbose,
         reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
-        extra_config={
+        tensorboard=tensorboard, extra_config={
             "recipe": recipe, "normalise_keys": bool(corpus.key_shifts),
             "data": folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
             "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
@@ -224,7 +226,10 @@ def run_corpus(run: Run | Path | str) -> Corpus:
                    **settings.get("load_options", {}))
 
 
-def resume_run(run_dir: Run | Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0) -> Run:
+def resume_run(
+    run_dir: Run | Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0,
+    tensorboard: bool = False,
+) -> Run:
     """Continue a run from its last finished epoch, up to ``epochs`` in all (default: those it was started with).
 
     The model is rebuilt from the builder and arguments in ``config.json`` and the codes are
@@ -254,7 +259,7 @@ def resume_run(run_dir: Run | Path | str, epochs: int | None = None, corpus: Cor
         run.build_model(), vocab, train_codes, val_codes, run, epochs=planned,
         batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
         early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
-        transpositions=tables,
+        transpositions=tables, tensorboard=tensorboard,
     )
     return run
 

@@ -16,7 +16,8 @@ Explained in notebook 05. A run folder (``outputs/runs/<name>-NNN/``) holds:
 - ``backup/`` — the last finished epoch (weights, optimizer state, epoch number), so that an
   interrupted run resumes where it stopped and a finished one can be trained for more epochs;
 - ``history.csv`` — loss per epoch; ``model.keras`` — the final model; ``generated/`` — the
-  pieces made from it.
+  pieces made from it; ``logs/`` — TensorBoard's event files, when training was asked to
+  write them (``tensorboard --logdir outputs/runs``).
 
 The data folder is recorded relative to the repository when it lies inside it (committed
 runs stay portable) and as an absolute path otherwise (see :func:`folder_record`), so a run
@@ -179,6 +180,10 @@ class Run:
     @property
     def checkpoint_dir(self) -> Path:
         return self.path / "checkpoints"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
 
     def checkpoint_template(self, monitor: str) -> str:
         """The file name Keras' ``ModelCheckpoint`` fills in (epoch, ``monitor``); see :data:`CHECKPOINT_PATTERN`."""

@@ -74,6 +74,8 @@ def train(
     reduce_lr_patience: int | None = None,
     transpositions: np.ndarray | None = None,
     time_limit: float | None = None,
+    tensorboard: bool = False,
+    callbacks: list | None = None,
 ) -> pd.DataFrame:
     """Fit ``model`` on windows of ``train_codes``, checkpointing into the run folder ``run``.
 
@@ -101,6 +103,9 @@ def train(
             step only.
         time_limit: stop after the last epoch that ends within this many seconds (``None``:
             no limit), see :class:`TimeLimit`.
+        tensorboard: also write TensorBoard's logs (losses and learning rate per epoch) into
+            the run's ``logs/`` folder; watch them with ``tensorboard --logdir outputs/runs``.
+        callbacks: more Keras callbacks for ``fit`` (a progress display, say).
 
     A model that predicts the next token after every step (:func:`helpers.models.build_sequence_model`)
     trains on non-overlapping windows with a target at each step; the chapter's models on
@@ -148,7 +153,7 @@ def train(
 
     done = run.checkpoints
     limit = TimeLimit(time_limit) if time_limit else None
-    callbacks = [
+    every_epoch = [
         # kept after the last epoch too, so that train(..., epochs=more) later continues the run
         keras.callbacks.BackupAndRestore(str(run.backup_dir), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(
@@ -164,13 +169,16 @@ def train(
     ]
     config.ensure_dir(run.checkpoint_dir)
     if early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping))
+        every_epoch.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=early_stopping))
     if limit:
-        callbacks.append(limit)
+        every_epoch.append(limit)
     if reduce_lr_patience:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=reduce_lr_patience))
+        every_epoch.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=reduce_lr_patience))
+    if tensorboard:
+        every_epoch.append(keras.callbacks.TensorBoard(str(run.logs_dir), histogram_freq=0, write_graph=False))
     model.fit(
-        train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+        train_data, validation_data=val_data, epochs=epochs, callbacks=every_epoch + list(callbacks or ()),
+        verbose=verbose, shuffle=False,
     )  # shuffle=False: the dataset shuffles its windows itself
     model.save(run.model_path)
     history = run.history

@@ -28,7 +28,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt"
   "$VENV/bin/python" -m pip install --quiet --no-deps -r "$ROOT/requirements-no-deps.txt"
-  "$VENV/bin/python" -m pip install --quiet --no-deps --editable "$ROOT"
+  # setuptools explains editable installs at length on stderr: shown only when the install fails
+  if ! "$VENV/bin/python" -m pip install --quiet --no-deps --editable "$ROOT" 2>"$VENV/.install-project.log"; then
+    cat "$VENV/.install-project.log" >&2
+    exit 1
+  fi
   echo "$wanted" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

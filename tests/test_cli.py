@@ -114,6 +114,14 @@ def test_train_resume_continues_the_run(capsys, cli_run, tmp_path):
     assert len(Run(run_dir).checkpoints) >= 1
 
 
+def tensorboard_tags(folder) -> set[str]:
+    """The names of the values TensorBoard's event files in ``folder`` hold."""
+    import tensorflow as tf
+
+    return {value.tag for path in folder.glob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+
+
 def test_train_resume_of_a_finished_run_says_how_to_train_on(capsys, cli_run, tmp_path):
     """Issue 14: --resume of a finished run did nothing and exited 0."""
     run_dir = tmp_path / "copy"
@@ -128,9 +136,11 @@ def test_train_resume_of_a_finished_run_says_how_to_train_on(capsys, cli_run, tm
     assert Run(run_dir).history["epoch"].tolist() == [1]  # nothing trained
 
     # --epochs M > done trains on to M; the data folder comes from the run (no --data)
-    status, out, err = run_main(capsys, "train", "--resume", run_dir, "--epochs", "2")
+    status, out, err = run_main(capsys, "train", "--resume", run_dir, "--epochs", "2", "--tensorboard")
     assert status == 0, err
     assert Run(run_dir).history["epoch"].tolist() == [1, 2] and "(2 epochs;" in out
+    assert tensorboard_tags(run_dir / "logs" / "train") >= {"epoch_loss", "epoch_learning_rate"}  # --tensorboard
+    assert "epoch_loss" in tensorboard_tags(run_dir / "logs" / "validation")
     status, _, err = run_main(capsys, "train", "--resume", run_dir)
     assert status == 2
     assert_one_line_error(err, "finished its 2 epochs", "--epochs 4")
