@@ -101,6 +101,9 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
     group.add_argument("--early-stopping", type=_positive, help="stop after this many epochs without improvement (default: chapter never, improved 5)")
     group.add_argument("--time-limit", type=_positive_float, metavar="MINUTES", help="stop after the last epoch that ends within this many minutes")
+    group.add_argument("--strategy", choices=["default", "mirrored"], default="default",
+                       help="mirrored: one model copy per local GPU (or logical CPU device), --batch-size per copy "
+                            "(default: one device)")
     group.add_argument("--tensorboard", action="store_true",
                        help="also write TensorBoard logs into RUN/logs (watch: tensorboard --logdir outputs/runs)")
     group.add_argument("--transpose", action="store_true", help="improved recipe: play each training window in one of 12 keys at random (augmentation; try with --keys as-written)")
@@ -196,17 +199,18 @@ def _check_recipe_options(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace, corpus, run_dir: Path):
     """Train a new run into ``run_dir``, or with ``--resume`` train it on; returns the :class:`helpers.runs.Run`."""
-    from helpers import pipeline
+    from helpers import distribute, pipeline
 
     verbose = 1 if sys.stderr.isatty() else 2  # Keras' progress bar on a terminal, a line per epoch in logs
+    strategy = None if args.strategy == "default" else distribute.make_strategy(args.strategy)
     if getattr(args, "resume", None):
-        return pipeline.resume_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard)
+        return pipeline.resume_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard, strategy=strategy)
     improved = _recipe(args) == "improved"
     return pipeline.train_run(
         corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
         args.batch_size or (32 if improved else 64), args.val_fraction, args.input_encoding or "scaled", args.seed,
         run_dir=run_dir, early_stopping=args.early_stopping or (5 if improved else None), verbose=verbose,
-        recipe=_recipe(args), transpose=args.transpose, tensorboard=args.tensorboard,
+        recipe=_recipe(args), transpose=args.transpose, tensorboard=args.tensorboard, strategy=strategy,
         time_limit=args.time_limit * 60 if args.time_limit else None, **_model_options(args),
     )
 

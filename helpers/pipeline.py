@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, export, midi_io, midilike, sequences, tokens
+from helpers import config, distribute, export, midi_io, midilike, sequences, tokens
 from helpers.errors import DataError
 from helpers.runs import Run, RunError, folder_record
 from helpers.tokens import Vocabulary
@@ -153,6 +153,7 @@ def train_run(
     transpose: bool = False,
     time_limit: float | None = None,
     tensorboard: bool = False,
+    strategy=None,
     **model_options,
 ) -> Run:
     """Split by piece, build the model and train it into a new run folder; return the run.
@@ -173,7 +174,9 @@ def train_run(
         embedding).
 
     ``time_limit`` (seconds) ends training after the last epoch that fits in it;
-    ``tensorboard`` writes TensorBoard's logs into the run's ``logs/`` (see :func:`helpers.training.train`).
+    ``tensorboard`` writes TensorBoard's logs into the run's ``logs/`` (see :func:`helpers.training.train`);
+    ``strategy`` (from :func:`helpers.distribute.make_strategy`) trains on several devices,
+    ``batch_size`` per device.
 
     The folder is ``run_dir`` (a path or a :class:`helpers.runs.Run`) if given, else a new ``outputs/runs/<architecture>-NNN``
     (``<architecture>-improved-NNN`` for the improved recipe). To continue an interrupted or
@@ -196,7 +199,8 @@ def train_run(
     else:
         builder = "sequence"
         builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "layer": architecture, **model_options}
-    model = models.BUILDERS[builder](**builder_args)  # the model remembers its builder: the run records it
+    with distribute.scope(strategy):  # the variables live where the strategy wants them
+        model = models.BUILDERS[builder](**builder_args)  # the model remembers its builder: the run records it
     tables = None
     if recipe == "improved" and transpose and corpus.vocab.encoding == midilike.ENCODING:
         tables = np.stack([midilike.transposition_table(corpus.vocab, k) for k in TRANSPOSITIONS])
@@ -206,7 +210,7 @@ def train_run(
         model, corpus.vocab, train_codes, val_codes, run, epochs=epochs, batch_size=batch_size, seed=seed,
         early_stopping=early_stopping, verbose=verbose,
         reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
-        tensorboard=tensorboard, extra_config={
+        tensorboard=tensorboard, strategy=strategy, extra_config={
             "recipe": recipe, "normalise_keys": bool(corpus.key_shifts),
             "data": folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
             "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
@@ -228,9 +232,11 @@ def run_corpus(run: Run | Path | str) -> Corpus:
 
 def resume_run(
     run_dir: Run | Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0,
-    tensorboard: bool = False,
+    tensorboard: bool = False, strategy=None,
 ) -> Run:
     """Continue a run from its last finished epoch, up to ``epochs`` in all (default: those it was started with).
+
+    ``strategy`` may differ from the one the run started with (``batch_size`` stays per device).
 
     The model is rebuilt from the builder and arguments in ``config.json`` and the codes are
     made with the run's own ``vocab.json`` and its recorded training and validation pieces; the
@@ -255,11 +261,13 @@ def resume_run(
     tables = None
     if settings.get("transpositions"):
         tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
+    with distribute.scope(strategy):
+        model = run.build_model()
     training.train(
-        run.build_model(), vocab, train_codes, val_codes, run, epochs=planned,
+        model, vocab, train_codes, val_codes, run, epochs=planned,
         batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
         early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
-        transpositions=tables, tensorboard=tensorboard,
+        transpositions=tables, tensorboard=tensorboard, strategy=strategy,
     )
     return run
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, models, sequences
+from helpers import config, distribute, models, sequences
 from helpers.models import keras
 from helpers.runs import Run, RunError
 from helpers.tokens import Vocabulary
@@ -76,6 +76,7 @@ def train(
     time_limit: float | None = None,
     tensorboard: bool = False,
     callbacks: list | None = None,
+    strategy=None,
 ) -> pd.DataFrame:
     """Fit ``model`` on windows of ``train_codes``, checkpointing into the run folder ``run``.
 
@@ -106,6 +107,9 @@ def train(
         tensorboard: also write TensorBoard's logs (losses and learning rate per epoch) into
             the run's ``logs/`` folder; watch them with ``tensorboard --logdir outputs/runs``.
         callbacks: more Keras callbacks for ``fit`` (a progress display, say).
+        strategy: a ``tf.distribute`` strategy the model was built under (see
+            :mod:`helpers.distribute`); ``batch_size`` is then per replica, and each step
+            sees ``batch_size × replicas`` windows.
 
     A model that predicts the next token after every step (:func:`helpers.models.build_sequence_model`)
     trains on non-overlapping windows with a target at each step; the chapter's models on
@@ -130,9 +134,10 @@ def train(
             "transpositions": transpositions}
     else:
         count, windows, options = sequences.count_windows, sequences.windows_dataset, {}
-    train_data = windows(train_codes, seq_length, batch_size, shuffle=True, seed=seed, **options)
+    step_batch = distribute.global_batch_size(batch_size, strategy)  # all replicas together
+    train_data = windows(train_codes, seq_length, step_batch, shuffle=True, seed=seed, **options)
     has_val = val_codes is not None and count(len(val_codes), seq_length) > 0
-    val_data = windows(val_codes, seq_length, batch_size, shuffle=False) if has_val else None
+    val_data = windows(val_codes, seq_length, step_batch, shuffle=False) if has_val else None
     monitor = "val_loss" if has_val else "loss"
 
     run.write_vocab(vocab)
@@ -141,6 +146,8 @@ def train(
         **built_by,
         "epochs": epochs,
         "batch_size": batch_size,
+        "strategy": distribute.strategy_name(strategy),
+        "replicas": distribute.replicas(strategy),
         "seed": seed,
         "monitor": monitor,
         "train_windows": count(len(train_codes), seq_length),
