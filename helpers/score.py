@@ -305,8 +305,10 @@ def describe_notation(score, title: str = "", n_notes: int | None = None) -> str
     from music21 import clef, key
 
     parts = list(score.parts)
-    clefs = [("treble" if isinstance(found[0], clef.TrebleClef) else "bass") if (found := list(
-        part.recurse().getElementsByClass(clef.Clef))) else "no" for part in parts]
+    clefs = []
+    for part in parts:
+        first = next(iter(part.recurse().getElementsByClass(clef.Clef)), None)
+        clefs.append("treble" if isinstance(first, clef.TrebleClef) else "bass")
     if len(parts) == 2 and [part.id for part in parts] == ["treble", "bass"]:
         staves = "a grand staff (treble and bass clef)"
     elif len(parts) == 1:

@@ -28,11 +28,11 @@ OUT = ROOT / "outputs" / "notebooks"
 #: Folder of MathJax beside the HTML files, and the script the pages load from it (relative URL).
 MATHJAX_DIR = "mathjax"
 MATHJAX_URL = f"{MATHJAX_DIR}/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
-#: nbconvert's lab template without what it would fetch from the network. MathJax 2.7 comes from
+#: nbconvert's lab template without what it would fetch from the network: MathJax 2.7 comes from
 #: the folder beside the page, with the STIX-Web fonts it ships (as the classic notebook set it);
-#: an image's ``alt`` metadata (a score's description, a figure's alt text) becomes its alt text;
-#: require.js (for widgets, which these notebooks do not use) and
-#: mermaid (for diagrams, none here) are left out.
+#: require.js (for widgets, which these notebooks do not use) and mermaid (for diagrams, none
+#: here) are left out. An image's ``alt`` metadata (a score's description, a figure's alt text)
+#: becomes the alt text of its ``<img>``, which the lab template leaves out.
 OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
@@ -63,8 +63,10 @@ MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFon
 
 def copy_mathjax(folder: Path) -> Path:
     """Copy the MathJax of the pip package jupyter-server-mathjax to ``folder/mathjax`` (once)."""
-    import jupyter_server_mathjax
-
+    try:
+        import jupyter_server_mathjax
+    except ImportError as error:
+        raise SystemExit("jupyter-server-mathjax is not installed: pip install -r requirements.txt") from error
     source = Path(jupyter_server_mathjax.__file__).parent / "static"
     target = folder / MATHJAX_DIR
     if not (target / "MathJax.js").is_file():
