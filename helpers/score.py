@@ -277,7 +277,9 @@ def svg_to_png(svg: str, zoom: float = PNG_ZOOM) -> bytes:
     package, relative, family = PNG_FONT
     spec = importlib.util.find_spec(package)  # found without importing matplotlib
     font = Path(list(spec.submodule_search_locations or [])[0]) / relative if spec else None
-    fonts = {"font_files": [str(font)], "font_family": family, "serif_family": family} if font and font.is_file() else {}
+    fonts = {}
+    if font and font.is_file():
+        fonts = {"font_files": [str(font)], "font_family": family, "serif_family": family}
     # verovio indents its <text> elements; resvg lays that whitespace out (at font-size 0) and
     # shifts the title off the page, so the whitespace between tags goes.
     try:
@@ -292,15 +294,17 @@ def svg_to_png(svg: str, zoom: float = PNG_ZOOM) -> bytes:
 def _pitch_words(name: str) -> str:
     """A music21 name with octave in words: ``'E-2'`` → ``'E-flat 2'``, ``'F#5'`` → ``'F-sharp 5'``."""
     letter, accidental, octave = name[0], name[1:-1], name[-1]
-    spelled = {"": "", "-": "-flat", "--": "-double-flat", "#": "-sharp", "##": "-double-sharp"}.get(accidental, accidental)
+    words = {"": "", "-": "-flat", "--": "-double-flat", "#": "-sharp", "##": "-double-sharp"}
+    spelled = words.get(accidental, accidental)
     return f"{letter}{spelled} {octave}" if spelled else f"{letter}{octave}"
 
 
 def describe_notation(score, title: str = "", n_notes: int | None = None) -> str:
     """A score from :func:`notes_to_notation` in words, for readers who cannot see it (alt text).
 
-    >>> describe_notation(notes_to_notation(notes, 16, "scale.mid"), "scale.mid")  # doctest: +SKIP
-    'Sheet music of scale.mid: 2 bars of 4/4 on a grand staff (treble and bass clef), no sharps or flats, 8 notes from C4 to C5.'
+    The C major scale from middle C up, in quarter notes, gives ``'Sheet music of scale.mid: 2
+    bars of 4/4 on one staff (treble clef), key signature with no sharps or flats, 8 noteheads
+    from C4 to C5.'``
     """
     from music21 import clef, key
 

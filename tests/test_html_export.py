@@ -56,11 +56,11 @@ def small_notebook():
         nbformat.v4.new_code_cell("score.notes_to_sheet(...)", execution_count=1, outputs=[
             nbformat.v4.new_output("execute_result", data=sheet_data, metadata=sheet_metadata, execution_count=1)]),
         nbformat.v4.new_code_cell("plots.piano_roll(...)", execution_count=2, outputs=[  # a figure: PNG only
-            nbformat.v4.new_output("display_data", data={"image/png": sheet_data["image/png"], "text/plain": "<Figure>"},
-                                   metadata={"image/png": {"alt": "A figure in words."}})]),
-        nbformat.v4.new_code_cell("audio.midi_to_player(...)", execution_count=2, outputs=[
-            nbformat.v4.new_output("execute_result", data={"text/html": player._repr_html_(), "text/plain": repr(player)},
-                                   execution_count=2)]),
+            nbformat.v4.new_output("display_data", metadata={"image/png": {"alt": "A figure in words."}},
+                                   data={"image/png": sheet_data["image/png"], "text/plain": "<Figure>"})]),
+        nbformat.v4.new_code_cell("audio.midi_to_player(...)", execution_count=3, outputs=[
+            nbformat.v4.new_output("execute_result", execution_count=3,
+                                   data={"text/html": player._repr_html_(), "text/plain": repr(player)})]),
     ]
     return notebook, sheet, player
 
@@ -81,8 +81,8 @@ def test_the_html_copy_reads_offline(run_notebooks, tmp_path, caplog):
     assert mathjax == run_notebooks.MATHJAX_URL and not mathjax.startswith("/")
     folder = tmp_path / run_notebooks.MATHJAX_DIR
     config = mathjax.split("config=")[1].split(",")
-    needed = ["MathJax.js", "jax/input/TeX/config.js",
-              "jax/output/HTML-CSS/fonts/STIX-Web/fontdata.js", "fonts/HTML-CSS/STIX-Web/woff/STIXMathJax_Main-Regular.woff"]
+    needed = ["MathJax.js", "jax/input/TeX/config.js", "jax/output/HTML-CSS/fonts/STIX-Web/fontdata.js",
+              "fonts/HTML-CSS/STIX-Web/woff/STIXMathJax_Main-Regular.woff"]
     needed += [f"config/{name}.js" for name in config]
     assert [name for name in needed if not (folder / name).is_file()] == []
     assert 'webFont: "STIX-Web"' in page  # the fonts that are there, not the TeX fonts that are not
