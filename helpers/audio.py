@@ -21,24 +21,23 @@ float32 array of shape ``(samples, 2)`` (stereo), values in -1..1.
 
 Anything that goes wrong for a reason outside the code — a missing package, a broken
 SoundFont, a MIDI file without notes — raises :class:`AudioError`; :func:`midi_to_player`
-turns that into a one-line :class:`Notice` so that a notebook says what is missing and goes on.
+turns that into a one-line :class:`~helpers.display.Notice` so that a notebook says what is missing and goes on.
+The player itself, :class:`~helpers.display.Player`, lives with the other things a cell shows.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import importlib.util
 import io
 import os
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 import numpy as np
 
 from helpers import config
+from helpers.display import Notice, Player
 from helpers.errors import MusicGenError
 
 #: Sample rate of rendered audio, in Hz (most of TimGM6mb's samples are recorded at 44.1 kHz).
@@ -67,59 +66,6 @@ _INSTALL_HINT = "pip install --no-deps -r requirements-no-deps.txt (./run.sh and
 
 class AudioError(MusicGenError, RuntimeError):
     """Audio cannot be made: a package or the SoundFont is missing or broken, or the MIDI has no notes."""
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One line shown in a notebook instead of a player or a score, saying what went wrong.
-
-    A notebook cell that ends with a ``Notice`` displays the line and the notebook goes on.
-    """
-
-    text: str
-
-    def __repr__(self) -> str:
-        return self.text
-
-    def _repr_markdown_(self) -> str:
-        return f"**Not shown:** {html.escape(self.text)}"
-
-
-@dataclass(frozen=True)
-class Player:
-    """An MP3 player for a notebook: ``<audio controls>`` with the MP3 embedded (base64).
-
-    Attributes:
-        mp3: the embedded MP3 file.
-        title: shown above the player (the MIDI file's name).
-        seconds: length of the embedded audio.
-        total_seconds: length of the whole piece (more than ``seconds`` when it was cut short).
-        files: audio files written for the whole piece (``save=True`` of :func:`midi_to_player`).
-    """
-
-    mp3: bytes
-    title: str
-    seconds: float
-    total_seconds: float
-    files: tuple[Path, ...] = ()
-
-    @property
-    def caption(self) -> str:
-        shown = f"{self.seconds:.0f} s" if self.seconds >= self.total_seconds - 0.05 else (
-            f"the first {self.seconds:.0f} s of {self.total_seconds:.0f} s"
-        )
-        saved = f"; whole piece saved as {', '.join(path.name for path in self.files)}" if self.files else ""
-        return f"{self.title} — {shown} (MP3, {len(self.mp3) / 1024:.0f} KB){saved}"
-
-    def __repr__(self) -> str:
-        return f"Player({self.caption})"
-
-    def _repr_html_(self) -> str:
-        data = base64.b64encode(self.mp3).decode("ascii")
-        return (
-            f'<div><div style="font-size:smaller">{html.escape(self.caption)}</div>'
-            f'<audio controls preload="none" src="data:audio/mpeg;base64,{data}"></audio></div>'
-        )
 
 
 # ----------------------------------------------------------------------------- SoundFont

@@ -5,7 +5,10 @@ Explained in notebook 06 (the generated piece); notebook 02 engraves a training 
 The chapter sends its readers to install MuseScore to look at the result. Here the route is
 pip only and headless: notes table → music21 score → MusicXML → `verovio
 <https://www.verovio.org>`_ (the engraver of the Music Encoding Initiative, a wheel with its
-own fonts) → SVG, which a notebook shows and a browser opens.
+own fonts) → SVG, which a notebook shows and a browser opens, and a PNG of it rendered by
+`resvg <https://pypi.org/project/resvg-py/>`_ (a Rust SVG renderer, one wheel per platform, no
+system libraries) for JupyterLab, which withholds SVG in notebooks it does not trust (see
+:mod:`helpers.display`). Without resvg-py the score is shown as SVG only and says why.
 
 **Staves.** A piece of two to :data:`MAX_STAVES` parts (a chorale, a quartet, a piano piece
 with one track per hand) gets one staff per part, the highest part on top, each in the clef
@@ -28,14 +31,14 @@ in sharp keys. Times are in **quarter lengths**.
 
 from __future__ import annotations
 
+import importlib.util
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from helpers import config
-from helpers.audio import Notice
+from helpers.display import Notice, Sheet
 from helpers.errors import MusicGenError
 
 #: Length of the excerpt engraved by default, in quarter lengths (four bars of 4/4).
@@ -54,31 +57,14 @@ _SHARP_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 #: Width of the engraved page in verovio's units (tenths of a millimetre at scale 100) and the scale, in %.
 PAGE_WIDTH = 2500
 SCALE = 40
+#: The PNG's pixels per SVG pixel: 1.0 draws the score at the size the SVG is shown (1000 px wide).
+PNG_ZOOM = 1.0
+#: The font of titles in the PNG: DejaVu Serif, which ships with matplotlib (same PNG on every machine).
+PNG_FONT = ("matplotlib", "mpl-data/fonts/ttf/DejaVuSerif.ttf", "DejaVu Serif")
 
 
 class ScoreError(MusicGenError, ValueError):
     """A score cannot be engraved: no notes, or the engraver is missing or fails."""
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """An engraved score for a notebook (shown as SVG).
-
-    Attributes:
-        svg: the SVG document.
-        title: the piece it shows.
-        n_notes: noteheads engraved (a note tied across a bar line counts twice).
-    """
-
-    svg: str
-    title: str
-    n_notes: int
-
-    def __repr__(self) -> str:
-        return f"Sheet({self.title}: {self.n_notes} noteheads, {len(self.svg) / 1024:.0f} KB of SVG)"
-
-    def _repr_svg_(self) -> str:
-        return self.svg
 
 
 def excerpt(notes: pd.DataFrame, max_quarters: float | None = EXCERPT_QUARTERS) -> pd.DataFrame:
@@ -268,6 +254,87 @@ def notes_to_svg(notes: pd.DataFrame, max_quarters: float | None = EXCERPT_QUART
     return musicxml_to_svg(score_to_musicxml(notes_to_notation(notes, max_quarters, title)))
 
 
+_BETWEEN_TAGS = re.compile(r">\s+<")
+
+
+def svg_to_png(svg: str, zoom: float = PNG_ZOOM) -> bytes:
+    """Render a verovio SVG as a PNG on white with resvg (the glyphs are paths; titles use :data:`PNG_FONT`).
+
+    Args:
+        svg: an SVG document from :func:`musicxml_to_svg`.
+        zoom: pixels of the PNG per pixel of the SVG's own size.
+
+    Returns:
+        the bytes of an RGBA PNG, ``round(zoom * width)`` by ``round(zoom * height)`` pixels.
+
+    Raises:
+        ScoreError: resvg-py is not installed, or it cannot read the SVG.
+    """
+    try:
+        import resvg_py
+    except ImportError as error:
+        raise ScoreError("the SVG renderer resvg-py is not installed: pip install -r requirements.txt") from error
+    package, relative, family = PNG_FONT
+    spec = importlib.util.find_spec(package)  # found without importing matplotlib
+    font = Path(list(spec.submodule_search_locations or [])[0]) / relative if spec else None
+    fonts = {}
+    if font and font.is_file():
+        fonts = {"font_files": [str(font)], "font_family": family, "serif_family": family}
+    # verovio indents its <text> elements; resvg lays that whitespace out (at font-size 0) and
+    # shifts the title off the page, so the whitespace between tags goes.
+    try:
+        return bytes(resvg_py.svg_to_bytes(
+            svg_string=_BETWEEN_TAGS.sub("><", svg), background="white", zoom=float(zoom),
+            skip_system_fonts=bool(fonts), **fonts,
+        ))
+    except ValueError as error:
+        raise ScoreError(f"resvg could not render the score ({error})") from error
+
+
+def _pitch_words(name: str) -> str:
+    """A music21 name with octave in words: ``'E-2'`` → ``'E-flat 2'``, ``'F#5'`` → ``'F-sharp 5'``."""
+    letter, accidental, octave = name[0], name[1:-1], name[-1]
+    words = {"": "", "-": "-flat", "--": "-double-flat", "#": "-sharp", "##": "-double-sharp"}
+    spelled = words.get(accidental, accidental)
+    return f"{letter}{spelled} {octave}" if spelled else f"{letter}{octave}"
+
+
+def describe_notation(score, title: str = "", n_notes: int | None = None) -> str:
+    """A score from :func:`notes_to_notation` in words, for readers who cannot see it (alt text).
+
+    The C major scale from middle C up, in quarter notes, gives ``'Sheet music of scale.mid: 2
+    bars of 4/4 on one staff (treble clef), key signature with no sharps or flats, 8 noteheads
+    from C4 to C5.'``
+    """
+    from music21 import clef, key
+
+    parts = list(score.parts)
+    clefs = []
+    for part in parts:
+        first = next(iter(part.recurse().getElementsByClass(clef.Clef)), None)
+        clefs.append("treble" if isinstance(first, clef.TrebleClef) else "bass")
+    if len(parts) == 2 and [part.id for part in parts] == ["treble", "bass"]:
+        staves = "a grand staff (treble and bass clef)"
+    elif len(parts) == 1:
+        staves = f"one staff ({clefs[0]} clef)"
+    else:
+        staves = f"{len(parts)} staves ({', '.join(clefs[:-1])} and {clefs[-1]} clef)"
+    signature = next(iter(score.recurse().getElementsByClass(key.KeySignature)), None)
+    sharps = signature.sharps if signature is not None else 0
+    accidentals = "no sharps or flats" if sharps == 0 else (
+        f"{abs(sharps)} {'sharp' if sharps > 0 else 'flat'}{'s' if abs(sharps) > 1 else ''}")
+    pitches = [pitch for element in score.recurse().notes for pitch in element.pitches]
+    bars = max(1, -(-int(round(float(score.highestTime) * 4)) // 16))  # whole 4/4 bars, rounded up
+    counted = n_notes if n_notes is not None else len(pitches)
+    heads = f"{counted} noteheads" if counted != 1 else "1 notehead"
+    span = ""
+    if pitches:
+        low, high = min(pitches, key=lambda p: p.midi), max(pitches, key=lambda p: p.midi)
+        span = f" from {_pitch_words(low.nameWithOctave)} to {_pitch_words(high.nameWithOctave)}"
+    return (f"Sheet music of {title or 'the piece'}: {bars} bar{'s' if bars > 1 else ''} of 4/4 on {staves}, "
+            f"key signature with {accidentals}, {heads}{span}.")
+
+
 def notes_to_sheet(
     notes: pd.DataFrame,
     max_quarters: float | None = EXCERPT_QUARTERS,
@@ -276,15 +343,25 @@ def notes_to_sheet(
 ) -> Sheet | Notice:
     """The opening of a piece engraved for a notebook, and saved as ``path`` (an ``.svg``) when given.
 
-    End a cell with it to show the score. When it cannot be engraved (:class:`ScoreError`)
-    the result is a one-line :class:`~helpers.audio.Notice` saying why, and the notebook goes on.
+    End a cell with it to show the score: SVG in a trusted notebook, PNG (:func:`svg_to_png`) in
+    an untrusted one, and a description in words (:func:`describe_notation`) as its text. When
+    it cannot be engraved (:class:`ScoreError`) the result is a one-line
+    :class:`~helpers.display.Notice` saying why, and the notebook goes on. When only the PNG
+    cannot be made (resvg-py missing) the sheet has the SVG alone and its text says why.
     """
     try:
-        svg = notes_to_svg(notes, max_quarters, title)
+        notation = notes_to_notation(notes, max_quarters, title)
+        svg = musicxml_to_svg(score_to_musicxml(notation))
     except ScoreError as error:
         return Notice(f"no score for {title or 'the piece'}: {error}")
     if path is not None:
         path = Path(path)
         config.ensure_dir(path.parent)
         path.write_text(svg, encoding="utf-8")
-    return Sheet(svg=svg, title=title, n_notes=svg_note_count(svg))
+    try:
+        png, png_missing = svg_to_png(svg), ""
+    except ScoreError as error:
+        png, png_missing = None, f"no PNG: {error}; untrusted notebooks show no SVG"
+    n_notes = svg_note_count(svg)
+    return Sheet(svg=svg, title=title, n_notes=n_notes, description=describe_notation(notation, title, n_notes),
+                 png=png, png_missing=png_missing)

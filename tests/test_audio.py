@@ -19,7 +19,7 @@ import pytest
 import soundfile
 from conftest import C_MAJOR_SCALE, DRUMS, Track, write_midi
 
-from helpers import audio, export, midi_io
+from helpers import audio, display, export, midi_io
 
 SR = audio.SAMPLE_RATE
 #: At 120 beats a minute a quarter length lasts half a second.
@@ -175,7 +175,7 @@ def test_mp3_encoder_keeps_mono_and_resamples():
 
 def test_player_embeds_a_short_mono_mp3(midi_files):
     player = audio.midi_to_player(midi_files["scale"], max_seconds=2.0)
-    assert isinstance(player, audio.Player)
+    assert isinstance(player, display.Player)
     assert player.seconds == pytest.approx(2.0) and player.total_seconds == pytest.approx(5.0)
     assert "the first 2 s of 5 s" in player.caption
     page = player._repr_html_()
@@ -203,7 +203,7 @@ def test_a_piece_without_notes_gives_a_notice(tmp_path):
     with pytest.raises(audio.AudioError, match="no notes"):
         audio.midi_to_audio(path)
     notice = audio.midi_to_player(path)
-    assert isinstance(notice, audio.Notice)
+    assert isinstance(notice, display.Notice)
     assert "\n" not in repr(notice) and "empty.mid" in repr(notice) and "no notes" in repr(notice)
     assert notice._repr_markdown_().startswith("**Not shown:**")
 
@@ -229,7 +229,7 @@ def test_soundfont_from_the_environment(monkeypatch, tmp_path, midi_files):
 def test_missing_synthesizer_or_encoder_gives_a_notice(monkeypatch, midi_files):
     monkeypatch.setitem(sys.modules, "tinysoundfont", None)  # import fails as if not installed
     notice = audio.midi_to_player(midi_files["scale"])
-    assert isinstance(notice, audio.Notice) and "requirements-no-deps.txt" in repr(notice)
+    assert isinstance(notice, display.Notice) and "requirements-no-deps.txt" in repr(notice)
     monkeypatch.undo()
     monkeypatch.setitem(sys.modules, "lameenc", None)
     assert "lameenc is not installed" in repr(audio.midi_to_player(midi_files["scale"]))

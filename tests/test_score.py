@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import C_MAJOR_SCALE, CHORD_NOTES
 
-from helpers import audio, midi_io, score
+from helpers import display, midi_io, score
 
 
 def notes_table(rows, part=0):
@@ -99,8 +103,8 @@ def test_key_signature_and_spelling_follow_the_key():
 def test_notes_to_sheet_saves_and_shows_the_svg(tmp_path):
     path = tmp_path / "figures" / "scale.svg"
     sheet = score.notes_to_sheet(notes_table(C_MAJOR_SCALE), title="C major", path=path)
-    assert isinstance(sheet, score.Sheet)
-    assert path.read_text(encoding="utf-8") == sheet.svg == sheet._repr_svg_()
+    assert isinstance(sheet, display.Sheet)
+    assert path.read_text(encoding="utf-8") == sheet.svg == sheet._repr_mimebundle_()[0]["image/svg+xml"]
     assert sheet.n_notes == len(C_MAJOR_SCALE)
     assert "C major" in sheet.svg  # the title is engraved above the score
     assert "Music21" not in sheet.svg  # and no made-up composer
@@ -111,14 +115,14 @@ def test_nothing_to_engrave_gives_a_one_line_notice():
         score.notes_to_notation(notes_table([]))
     late = notes_table([(60, 20.0, 1.0)])
     notice = score.notes_to_sheet(late, max_quarters=16, title="late.mid")
-    assert isinstance(notice, audio.Notice)
+    assert isinstance(notice, display.Notice)
     assert "\n" not in repr(notice) and "late.mid" in repr(notice) and "first 16 quarter lengths" in repr(notice)
 
 
 def test_missing_engraver_gives_a_notice(monkeypatch):
     monkeypatch.setitem(sys.modules, "verovio", None)
     notice = score.notes_to_sheet(notes_table(C_MAJOR_SCALE), title="scale")
-    assert isinstance(notice, audio.Notice) and "verovio is not installed" in repr(notice)
+    assert isinstance(notice, display.Notice) and "verovio is not installed" in repr(notice)
 
 
 def test_unreadable_musicxml_is_a_score_error():
@@ -143,3 +147,66 @@ def test_a_held_note_is_written_until_the_next_onset():
 
 def test_quantize_picks_the_nearer_grid():
     assert score.quantize([0.98, 0.34, 1.26, 2.0 / 3 + 0.01, 0.0]).tolist() == pytest.approx([1.0, 1 / 3, 1.25, 2 / 3, 0.0])
+
+
+# ----------------------------------------------------------------------------- the PNG beside the SVG
+
+
+def png_pixels(png: bytes):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    image.load()  # a truncated or corrupt PNG fails here
+    return image.format, np.asarray(image.convert("L"))
+
+
+def svg_size(svg: str) -> tuple[int, int]:
+    width, height = re.search(r'<svg width="(\d+)px" height="(\d+)px"', svg).groups()
+    return int(width), int(height)
+
+
+def test_the_sheet_carries_a_png_of_the_svg_and_says_in_words_what_it_shows():
+    sheet = score.notes_to_sheet(notes_table(CHORD_NOTES), title="chords.mid")
+    fmt, gray = png_pixels(sheet.png)
+    assert fmt == "PNG"
+    width, height = svg_size(sheet.svg)
+    assert gray.shape == (height, width) == sheet.png_size[::-1]  # PNG_ZOOM = 1: the size the SVG is shown at
+    assert score.PNG_ZOOM == 1.0 and width <= 1200 and len(sheet.png) < 100 * 1024
+    ink = gray < 128
+    assert gray[0, 0] == 255  # drawn on white
+    assert 0.01 < ink.mean() < 0.3  # staves, clefs and noteheads, not a blank or a black page
+    assert ink[: height // 8].any(), "the title above the score is drawn (needs a font)"
+    data, metadata = sheet._repr_mimebundle_()
+    assert {"image/png", "image/svg+xml", "text/plain"} <= set(data)
+    assert base64.b64decode(data["image/png"]) == sheet.png
+    assert metadata["image/png"] == {"width": width, "height": height, "alt": sheet.description}
+    assert data["text/plain"] == repr(sheet) == sheet.description == (
+        "Sheet music of chords.mid: 3 bars of 4/4 on a grand staff (treble and bass clef), "
+        f"key signature with no sharps or flats, {len(CHORD_NOTES)} noteheads from C2 to C6.")  # 9 quarters
+
+
+def test_the_description_names_staves_key_and_range():
+    f_major = notes_table([(p, float(i), 1.0) for i, p in enumerate([65, 67, 69, 70, 72, 74, 76, 77])])
+    sheet = score.notes_to_sheet(f_major, title="f.mid")
+    assert sheet.description == ("Sheet music of f.mid: 2 bars of 4/4 on one staff (treble clef), "
+                                 "key signature with 1 flat, 8 noteheads from F4 to F5.")
+    parts = notes_table([(72, 0.0, 2.0), (74, 2.0, 2.0), (48, 0.0, 4.0), (66, 0.0, 4.0)], part=[1, 1, 0, 2])
+    described = score.notes_to_sheet(parts, title="trio").description
+    assert "3 staves (treble, treble and bass clef)" in described and "from C3 to D5" in described
+
+
+def test_without_the_svg_renderer_the_sheet_keeps_the_svg_and_says_why(monkeypatch):
+    monkeypatch.setitem(sys.modules, "resvg_py", None)
+    with pytest.raises(score.ScoreError, match="resvg-py is not installed"):
+        score.svg_to_png("<svg/>")
+    sheet = score.notes_to_sheet(notes_table(C_MAJOR_SCALE), title="scale")
+    assert isinstance(sheet, display.Sheet) and sheet.png is None and sheet.png_size == (0, 0)
+    data, metadata = sheet._repr_mimebundle_()
+    assert set(data) == {"text/plain", "image/svg+xml"} and metadata == {}
+    assert "resvg-py is not installed" in data["text/plain"] and "untrusted notebooks show no SVG" in data["text/plain"]
+    assert data["text/plain"].startswith("Sheet music of scale:") and "\n" not in data["text/plain"]
+
+
+def test_an_svg_resvg_cannot_read_is_a_score_error():
+    with pytest.raises(score.ScoreError, match="resvg could not render"):
+        score.svg_to_png("not an svg")
