@@ -36,6 +36,7 @@ import pandas as pd
 
 from helpers import config
 from helpers.audio import Notice
+from helpers.constants import PITCH_NAMES
 from helpers.errors import MusicGenError
 
 #: Length of the excerpt engraved by default, in quarter lengths (four bars of 4/4).
@@ -50,7 +51,6 @@ QUANTIZE_DIVISORS = (4, 3)
 MIN_DURATION = 0.25
 #: Spellings of the 12 pitch classes in keys with flats, and in keys with sharps (music21 names).
 _FLAT_NAMES = ["C", "D-", "D", "E-", "E", "F", "G-", "G", "A-", "A", "B-", "B"]
-_SHARP_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 #: Width of the engraved page in verovio's units (tenths of a millimetre at scale 100) and the scale, in %.
 PAGE_WIDTH = 2500
 SCALE = 40
@@ -109,8 +109,8 @@ def key_spellings(found) -> list[str]:
     minor keys, so the leading tone is F-sharp in G minor), the other black keys as flats in flat
     keys and as sharps in sharp keys (in C major / A minor: C#, E-flat, F#, G#, B-flat).
     """
-    base = _FLAT_NAMES if found.sharps < 0 else _SHARP_NAMES if found.sharps > 0 else [
-        *_SHARP_NAMES[:3], "E-", *_SHARP_NAMES[4:10], "B-", "B"]
+    base = _FLAT_NAMES if found.sharps < 0 else PITCH_NAMES if found.sharps > 0 else [
+        *PITCH_NAMES[:3], "E-", *PITCH_NAMES[4:10], "B-", "B"]
     names = list(base)
     from music21 import scale
 

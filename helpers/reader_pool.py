@@ -1,0 +1,106 @@
+"""Read many MIDI files side by side in worker processes, each file bounded in time.
+
+Explained in notebook 02 (a large folder is read in parallel). A well-kept pool does the work:
+``pebble.ProcessPool``, which gives each file its own timeout and ends (and replaces) the worker
+of a file over time, and reports a worker that died. What this module adds is what the
+loader needs of it:
+
+- the file's bytes go to the worker (each file is read from disk once, by the loader);
+- a file over time is skipped as ``too slow``, a worker that died as ``reader crashed``;
+- the order of the results is the order of the files, whichever finishes first;
+- however the load ends — Ctrl-C included — no worker is left behind.
+
+The workers are started by ``fork``: they run the reader the parent has already imported and
+never the caller's script again (``spawn`` and ``forkserver`` import the caller's ``__main__``,
+which re-runs a script that has no ``if __name__ == "__main__"`` guard).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Callable
+
+from helpers import midi_reader
+from helpers.midi_reader import Extract, Limits, MidiLoadError
+
+#: With ``workers=None``, files are read in worker processes only when at least this many
+#: files have to be read (starting the workers takes about a tenth of a second).
+PARALLEL_MIN_FILES = 500
+#: Most worker processes started by ``workers=None``.
+MAX_WORKERS = 8
+#: Files handed to the pool ahead of the workers, per worker: bounds the bytes held in memory.
+QUEUED_PER_WORKER = 4
+
+Done = Callable[[int, "Extract | MidiLoadError"], None]
+
+
+def cpu_count() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _read(data: bytes, limits: Limits) -> Extract:
+    """The task each worker runs (looked up by name, so a test can replace the reader)."""
+    return midi_reader.bytes_to_extract(data, limits)
+
+
+class ReaderPool:
+    """Worker processes reading files' bytes; use as a context manager.
+
+    Args:
+        workers: processes reading side by side.
+        limits: the per-file limits; ``limits.timeout`` bounds each file in its worker.
+        done: called here, in the calling thread, as ``done(index, extract_or_skip)`` for each file.
+
+    Raises:
+        OSError: no processes can be started (the caller reads the files itself).
+    """
+
+    def __init__(self, workers: int, limits: Limits, done: Done):
+        import pebble
+
+        self.limits, self.done, self.workers = limits, done, workers
+        self.running: dict[Future, int] = {}
+        self.pool = pebble.ProcessPool(max_workers=workers, context=multiprocessing.get_context("fork"))
+
+    def __enter__(self) -> ReaderPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.stop()  # ends the workers still reading (an error or Ctrl-C in the caller)
+        self.pool.join()
+
+    def submit(self, index: int, data: bytes) -> None:
+        """Hand one file's bytes to the workers; waits while too many are queued."""
+        future = self.pool.schedule(_read, args=(data, self.limits), timeout=self.limits.timeout)
+        self.running[future] = index
+        while len(self.running) >= QUEUED_PER_WORKER * self.workers:
+            self._collect(FIRST_COMPLETED)
+
+    def finish(self) -> None:
+        """Wait for every file handed over."""
+        while self.running:
+            self._collect(FIRST_COMPLETED)
+
+    def _collect(self, return_when: str) -> None:
+        finished, _ = wait(list(self.running), return_when=return_when)
+        for future in finished:
+            self.done(self.running.pop(future), self._outcome(future))
+
+    def _outcome(self, future: Future) -> Extract | MidiLoadError:
+        import pebble
+
+        try:
+            return future.result()
+        except MidiLoadError as error:
+            return error
+        except FutureTimeout:
+            return MidiLoadError("too slow", f"over the limit of {self.limits.timeout:g} s per file; stopped", cacheable=False)
+        except pebble.ProcessExpired as error:
+            return MidiLoadError("reader crashed", f"the reader process died (exit code {error.exitcode})", cacheable=False)
