@@ -143,7 +143,8 @@ def load_midi_files(
     else:
         parallel_from = 1 if workers > 1 else None
     waiting: list[tuple[int, bytes]] = []  # files to read, until there are enough for the workers
-    with _Readers(workers, limits, done) as readers:
+    # the pool starts its processes on the first file given; leaving it (Ctrl-C included) ends them
+    with bar, reader_pool.ReaderPool(workers, limits, done) as pool:
         for i, path in enumerate(paths):
             try:
                 data = midi_reader.file_bytes(path, limits)
@@ -167,14 +168,12 @@ def load_midi_files(
                 done(i, _read_here(data, limits))
             else:
                 waiting.append((i, data))
-                if len(waiting) >= parallel_from and readers.start():
-                    for index, data in waiting:
-                        readers.submit(index, data)
-                    waiting, parallel_from = [], 1
-        readers.finish()
-        for index, data in waiting:  # too few for the workers, or none could be started
+                if len(waiting) >= parallel_from:
+                    waiting = pool.submit_all(waiting)  # all given, or none: no process could be started
+                    parallel_from = None if waiting else 1
+        pool.finish()
+        for index, data in waiting:  # too few for the workers, or no process could be started
             done(index, _read_here(data, limits))
-    bar.close()
 
     kept = []
     for piece, found in zip(pieces, results):
@@ -189,38 +188,6 @@ def _read_here(data: bytes, limits: Limits) -> Extract | MidiLoadError:
         return midi_reader.bytes_to_extract(data, limits)
     except MidiLoadError as error:
         return error
-
-
-class _Readers:
-    """The worker pool of one load, started only when it is needed (:meth:`start`)."""
-
-    def __init__(self, workers: int, limits: Limits, done: reader_pool.Done):
-        self.workers, self.limits, self.done = workers, limits, done
-        self.pool: reader_pool.ReaderPool | None = None
-        self.failed = False
-
-    def start(self) -> bool:
-        """Start the workers (once); False when no processes can be had: read here instead."""
-        if self.pool is None and not self.failed:
-            try:
-                self.pool = reader_pool.ReaderPool(self.workers, self.limits, self.done)
-            except OSError:
-                self.failed = True
-        return self.pool is not None
-
-    def submit(self, index: int, data: bytes) -> None:
-        self.pool.submit(index, data)
-
-    def finish(self) -> None:
-        if self.pool is not None:
-            self.pool.finish()
-
-    def __enter__(self) -> _Readers:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.__exit__(*exc)
 
 
 def extracts_to_notes(kept: list[tuple[str, Extract]]) -> pd.DataFrame:

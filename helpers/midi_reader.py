@@ -85,7 +85,16 @@ ABSURD_QUARTERS = 1_000.0
 
 @dataclass(frozen=True)
 class Limits:
-    """The per-file limits of one load (see :func:`load_midi_files`)."""
+    """The per-file limits of one load, each inclusive; a file over one is skipped with its reason.
+
+    Args:
+        max_file_bytes: largest file read, in bytes ("too large"; decided before reading).
+        max_notes: most note-ons, pitched and drums together ("too many notes").
+        max_quarters: latest end of a note, in quarter lengths from the start ("too long").
+        timeout: seconds one file may take ("too slow"), or None for no limit.
+
+    >>> limits = Limits(max_notes=1_000, timeout=None)
+    """
 
     max_file_bytes: int = MAX_FILE_BYTES
     max_notes: int = MAX_NOTES

@@ -58,8 +58,7 @@ class ReaderPool:
         limits: the per-file limits; ``limits.timeout`` bounds each file in its worker.
         done: called here, in the calling thread, as ``done(index, extract_or_skip)`` for each file.
 
-    Raises:
-        OSError: no processes can be started (the caller reads the files itself).
+    The processes start when the first file is handed over (:meth:`submit_all`).
     """
 
     def __init__(self, workers: int, limits: Limits, done: Done):
@@ -75,6 +74,17 @@ class ReaderPool:
     def __exit__(self, *exc) -> None:
         self.pool.stop()  # ends the workers still reading (an error or Ctrl-C in the caller)
         self.pool.join()
+
+    def submit_all(self, jobs: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+        """Hand ``(index, bytes)`` of files to the workers; return those not handed over: none, or
+        all of them when no process can be started (the caller then reads them itself)."""
+        try:
+            self.submit(*jobs[0])  # starts the processes
+        except OSError:
+            return jobs
+        for index, data in jobs[1:]:
+            self.submit(index, data)
+        return []
 
     def submit(self, index: int, data: bytes) -> None:
         """Hand one file's bytes to the workers; waits while too many are queued."""
