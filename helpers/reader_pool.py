@@ -1,6 +1,6 @@
 """Read many MIDI files side by side in worker processes, each file bounded in time.
 
-Explained in notebook 02 (a large folder is read in parallel). A well-kept pool does the work:
+Used by :func:`helpers.midi_io.load_midi_files` for large folders. A well-kept pool does the work:
 ``pebble.ProcessPool``, which gives each file its own timeout and ends (and replaces) the worker
 of a file over time, and reports a worker that died. What this module adds is what the
 loader needs of it:
@@ -10,15 +10,19 @@ loader needs of it:
 - the order of the results is the order of the files, whichever finishes first;
 - however the load ends — Ctrl-C included — no worker is left behind.
 
-The workers are started by ``fork``: they run the reader the parent has already imported and
-never the caller's script again (``spawn`` and ``forkserver`` import the caller's ``__main__``,
-which re-runs a script that has no ``if __name__ == "__main__"`` guard).
+On Linux the workers are started by ``fork``: they run the reader the parent has already
+imported and never the caller's script again (``spawn`` and ``forkserver`` import the caller's
+``__main__``, which re-runs a script that has no ``if __name__ == "__main__":`` guard). Elsewhere
+they are started by ``spawn``, as Python advises on macOS, where system libraries make ``fork``
+unsafe; a script that loads a large folder there needs that guard (notebooks and
+``python -m helpers`` do not).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable
@@ -31,6 +35,8 @@ from helpers.midi_reader import Extract, Limits, MidiLoadError
 PARALLEL_MIN_FILES = 500
 #: Most worker processes started by ``workers=None``.
 MAX_WORKERS = 8
+#: How worker processes start (see the module docstring).
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 #: Files handed to the pool ahead of the workers, per worker: bounds the bytes held in memory.
 QUEUED_PER_WORKER = 4
 
@@ -66,7 +72,7 @@ class ReaderPool:
 
         self.limits, self.done, self.workers = limits, done, workers
         self.running: dict[Future, int] = {}
-        self.pool = pebble.ProcessPool(max_workers=workers, context=multiprocessing.get_context("fork"))
+        self.pool = pebble.ProcessPool(max_workers=workers, context=multiprocessing.get_context(START_METHOD))
 
     def __enter__(self) -> ReaderPool:
         return self

@@ -409,21 +409,23 @@ def test_cache_can_be_switched_off_and_then_reads_afresh(midi_files, monkeypatch
 
 
 def test_each_file_is_read_from_disk_once(midi_files, tmp_path, monkeypatch):
-    """The bytes read for the cache key are the bytes the reader decodes: no second read."""
-    opened = []
+    """The bytes read for the cache key are the bytes the reader decodes: no second read, in
+    this process or in a worker (each open is written down in a file, which workers share)."""
+    log = tmp_path / "opened.txt"
     real_open = open
 
-    def counting_open(file, *args, **kwargs):
+    def logging_open(file, *args, **kwargs):
         if str(file).endswith(".mid"):
-            opened.append(str(file))
+            with real_open(log, "a") as handle:
+                handle.write(f"{file}\n")
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", counting_open)
+    monkeypatch.setattr("builtins.open", logging_open)
     paths = [midi_files[name] for name in ("scale", "two_part")]
     for workers in (1, 2):
-        opened.clear()
-        notes, _ = midi_io.load_midi_files(paths, cache_dir=tmp_path / f"cache{workers}", workers=workers)
-        assert sorted(opened) == sorted(map(str, paths)) and len(notes) > 0
+        log.write_text("")
+        notes, report = midi_io.load_midi_files(paths, cache_dir=tmp_path / f"cache{workers}", workers=workers)
+        assert sorted(log.read_text().split()) == sorted(map(str, paths)) and len(report.used) == 2
 
 
 def test_cache_dir_can_be_chosen(midi_files, tmp_path):
@@ -605,6 +607,11 @@ def tunes(folder, count=3):
     return [write_midi(folder / f"tune_{i}.mid", [Track([(60 + i, 0.0, 1.0), (64 + i, 1.0, 1.0)])]) for i in range(count)]
 
 
+#: The tests below replace the reader in this process; workers see the replacement when forked.
+forked = pytest.mark.skipif(reader_pool.START_METHOD != "fork", reason="workers are not forked on this system")
+
+
+@forked
 def test_a_reader_process_that_dies_gives_reader_crashed_and_the_load_goes_on(tmp_path, monkeypatch):
     paths = tunes(tmp_path)
     crash = write_midi(tmp_path / "crash.mid", [Track(C_MAJOR_SCALE)])
@@ -623,6 +630,7 @@ def test_a_reader_process_that_dies_gives_reader_crashed_and_the_load_goes_on(tm
     assert list(dict.fromkeys(notes["piece"])) == ["tune_0.mid", "tune_1.mid", "tune_2.mid"] and len(notes) == 6
 
 
+@forked
 def test_ctrl_c_leaves_no_reader_process(tmp_path, monkeypatch):
     import multiprocessing
     import time
@@ -649,6 +657,7 @@ def test_ctrl_c_leaves_no_reader_process(tmp_path, monkeypatch):
             os.kill(pid, 0)
 
 
+@forked
 def test_workers_none_reads_here_below_the_threshold_and_in_workers_from_it(tmp_path, monkeypatch):
     paths = tunes(tmp_path, 3)
     real = midi_reader.bytes_to_extract

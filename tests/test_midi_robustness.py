@@ -18,7 +18,7 @@ import pytest
 from conftest import DRUMS, Track, count_drum_note_ons, count_pitched_note_ons, write_midi
 from midi_oracle import music21_to_notes
 
-from helpers import config, midi_files, midi_io, midi_reader, tokens
+from helpers import config, midi_files, midi_io, midi_reader, reader_pool, tokens
 from helpers.midi_reader import MAX_NOTES, MAX_QUARTERS, Limits
 
 # ----------------------------------------------------------------------------- raw MIDI bytes
@@ -602,6 +602,7 @@ def test_fast_reader_checks_its_clock_between_events_that_are_not_notes(tmp_path
         midi_io.midi_to_notes(path, limits=Limits(timeout=1e-6))
 
 
+@pytest.mark.skipif(reader_pool.START_METHOD != "fork", reason="workers see the replaced reader only when forked")
 def test_a_stuck_file_is_stopped_in_its_worker_and_the_load_goes_on(tmp_path, monkeypatch):
     """A reader that hangs on one file (a bug, or a parser that cannot stop itself inside a track):
     in a worker process the file is stopped at the time limit, the worker replaced, and the
