@@ -421,9 +421,9 @@ def symusic_to_notes(path: Path, piece: str | None = None):
 
 def symusic_comparison(paths: list[Path], notes, names: list[str]) -> str:
     """One line: symusic's files/s on the same files, and the notes it loses against the project's reader."""
-    try:
-        import symusic  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("symusic") is None:
         return "symusic (for comparison): not installed"
     start = time.perf_counter()
     theirs = []

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,7 +32,9 @@ if TYPE_CHECKING:  # pandas is imported where tables are built: reader processes
     import pandas as pd
 
 
-def midi_to_notes(path: Path | str, piece: str | None = None, *, limits: Limits = Limits()) -> tuple[pd.DataFrame, dict]:
+def midi_to_notes(
+    path: Path | str, piece: str | None = None, *, limits: Limits | None = None
+) -> tuple[pd.DataFrame, dict]:
     """Read one MIDI file into a notes table (:data:`helpers.constants.NOTE_COLUMNS`).
 
     The notes are the file's own note events — every pitched track and channel, times from
@@ -43,8 +46,8 @@ def midi_to_notes(path: Path | str, piece: str | None = None, *, limits: Limits 
     Args:
         path: the MIDI file.
         piece: the name written in the ``piece`` column (default: the file name).
-        limits: the per-file limits (:class:`helpers.midi_reader.Limits`; here the timeout
-            stops the reader between events, in this process).
+        limits: the per-file limits (default :class:`helpers.midi_reader.Limits`\ ``()``; here
+            the timeout stops the reader between events, in this process).
 
     Returns:
         ``(notes, info)`` where ``info`` has ``instruments`` (names per part) and ``drum_hits``.
@@ -54,7 +57,7 @@ def midi_to_notes(path: Path | str, piece: str | None = None, *, limits: Limits 
 
     >>> notes, info = midi_to_notes(config.DATA_DIR / "bach_bwv846_prelude.mid")  # doctest: +SKIP
     """
-    path = Path(path)
+    path, limits = Path(path), limits or Limits()
     try:
         found = midi_reader.bytes_to_extract(midi_reader.file_bytes(path, limits), limits)
     except MidiLoadError as error:
@@ -78,7 +81,7 @@ def load_midi_files(
     cache: bool = True,
     cache_dir: Path | None = None,
     *,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     workers: int | None = None,
     progress: bool | None = None,
     skip_duplicates: bool = True,
@@ -100,7 +103,7 @@ def load_midi_files(
         cache: reuse notes extracted earlier from a file with the same content (and write them
             for next time); ``False`` reads every file afresh and writes nothing.
         cache_dir: where the cache lives (default ``outputs/cache/notes``).
-        limits: the per-file limits (:class:`helpers.midi_reader.Limits`): a file larger than
+        limits: the per-file limits (default :class:`helpers.midi_reader.Limits`\ ``()``): a file larger than
             ``max_file_bytes`` ("too large", decided before reading), with more note-ons than
             ``max_notes`` ("too many notes"), a note ending later than ``max_quarters`` ("too
             long"), or taking longer than ``timeout`` seconds ("too slow") is skipped. In
@@ -120,6 +123,7 @@ def load_midi_files(
     """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    limits = limits or Limits()
     cache_dir = Path(cache_dir or config.CACHE_DIR / "notes")
     paths = [Path(p) for p in paths]
     pieces = [display_name(p.relative_to(root).as_posix() if root else p.name) for p in paths]

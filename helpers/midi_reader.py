@@ -51,7 +51,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -721,5 +721,5 @@ def bytes_to_extract(data: bytes, limits: Limits) -> Extract:
         raise
     except MemoryError:
         raise MidiLoadError("too large", "ran out of memory") from None
-    except Exception as error:  # a reader bug on strange input: reported, never fatal
+    except Exception as error:  # noqa: BLE001 - a reader bug on strange input: reported, never fatal
         raise MidiLoadError("corrupt", f"reader error {type(error).__name__}: {error}") from None

@@ -23,9 +23,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Callable
 
 from helpers import midi_reader
 from helpers.midi_reader import Extract, Limits, MidiLoadError

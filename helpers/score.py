@@ -49,7 +49,7 @@ SPLIT_PITCH = 60
 QUANTIZE_DIVISORS = (4, 3)
 #: Shortest written length, in quarter lengths (a sixteenth); shorter notes are lengthened.
 MIN_DURATION = 0.25
-#: Spellings of the 12 pitch classes in keys with flats, and in keys with sharps (music21 names).
+#: Spellings of the 12 pitch classes in keys with flats (music21 names; with sharps: constants.PITCH_NAMES).
 _FLAT_NAMES = ["C", "D-", "D", "E-", "E", "F", "G-", "G", "A-", "A", "B-", "B"]
 #: Width of the engraved page in verovio's units (tenths of a millimetre at scale 100) and the scale, in %.
 PAGE_WIDTH = 2500

@@ -8,8 +8,8 @@ difference in decoding the bytes. Only the tests use it (``test_midi_io.py``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
@@ -40,7 +40,7 @@ def _music21_events(track) -> Iterator[tuple]:
     yield tick, -1, 0, 0, 0
 
 
-def music21_to_extract(data: bytes, limits: Limits = Limits()) -> Extract:
+def music21_to_extract(data: bytes, limits: Limits | None = None) -> Extract:
     """Events from ``music21.midi``, paired by the reader's code; raises ``MidiLoadError`` as the reader does."""
     from music21 import midi
 
@@ -53,7 +53,7 @@ def music21_to_extract(data: bytes, limits: Limits = Limits()) -> Extract:
     except Exception as error:  # music21 raises many kinds on damaged files
         raise MidiLoadError("corrupt", f"{type(error).__name__}: {error}") from error
     division = int.from_bytes(data[12:14], "big")
-    collector = midi_reader._Collector(limits, midi_reader._ticks_per_quarter(division), None)
+    collector = midi_reader._Collector(limits or Limits(), midi_reader._ticks_per_quarter(division), None)
     for index, track in enumerate(midi_file.tracks):
         collector.add_track(_music21_events(track), index)
     extract = collector.finish([])

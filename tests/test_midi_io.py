@@ -25,7 +25,8 @@ from conftest import (
 )
 from midi_oracle import music21_to_notes
 
-from helpers import constants, load_report, midi_files, midi_io, midi_reader, notes_cache, reader_pool
+from helpers import constants, load_report, midi_io, midi_reader, notes_cache, reader_pool
+from helpers.midi_files import find_midi_files
 from helpers.midi_reader import Limits
 
 # ----------------------------------------------------------------------------- midi_to_notes
@@ -147,7 +148,7 @@ def test_find_midi_files_recursive_any_case_sorted(tmp_path):
     for relative in ["b.mid", "A.MID", "sub/c.midi", "sub/deeper/d.MiDi", "notes.txt", "song.mid.bak", "x.kar"]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_bytes(b"MThd")
-    found = [p.relative_to(tmp_path).as_posix() for p in midi_files.find_midi_files(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in find_midi_files(tmp_path)]
     assert found == ["A.MID", "b.mid", "sub/c.midi", "sub/deeper/d.MiDi"]
 
 
@@ -160,7 +161,7 @@ def test_find_midi_files_skips_hidden_searches_folders_and_lists_dangling_links(
     (tmp_path / "folder.mid").mkdir()  # a directory whose name looks like a MIDI file
     (tmp_path / "folder.mid" / "nested.mid").write_bytes(b"MThd")
     os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")  # points nowhere: listed, then reported
-    found = [p.relative_to(tmp_path).as_posix() for p in midi_files.find_midi_files(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in find_midi_files(tmp_path)]
     assert found == ["dangling.mid", "folder.mid/nested.mid", "real.mid"]
 
 
@@ -229,7 +230,7 @@ def test_find_midi_files_follows_folder_links_once_and_ends_loops(tmp_path):
     (tmp_path / "elsewhere" / "b.mid").write_bytes(b"MThd")
     os.symlink(tmp_path, tmp_path / "loop")  # would recurse forever if followed blindly
     os.symlink(tmp_path / "elsewhere", tmp_path / "linked")  # the same folder under two names
-    found = [p.relative_to(tmp_path).as_posix() for p in midi_files.find_midi_files(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in find_midi_files(tmp_path)]
     assert found[0] == "a.mid" and len(found) == 2
     assert found[1] in ("elsewhere/b.mid", "linked/b.mid")
 
@@ -238,15 +239,15 @@ def test_find_midi_files_keeps_names_with_spaces_and_non_ascii(tmp_path):
     names = ["Für Elise.mid", "étude no 1.midi", "変奏曲.mid"]
     for name in names:
         (tmp_path / name).write_bytes(b"MThd")
-    assert sorted(p.name for p in midi_files.find_midi_files(tmp_path)) == sorted(names)
+    assert sorted(p.name for p in find_midi_files(tmp_path)) == sorted(names)
 
 
 def test_find_midi_files_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
-        midi_files.find_midi_files(tmp_path / "missing")
+        find_midi_files(tmp_path / "missing")
     (tmp_path / "file.mid").write_bytes(b"MThd")
     with pytest.raises(FileNotFoundError):
-        midi_files.find_midi_files(tmp_path / "file.mid")  # a file is not a folder
+        find_midi_files(tmp_path / "file.mid")  # a file is not a folder
 
 
 # ----------------------------------------------------------------------------- load_midi_files
@@ -424,7 +425,7 @@ def test_each_file_is_read_from_disk_once(midi_files, tmp_path, monkeypatch):
     paths = [midi_files[name] for name in ("scale", "two_part")]
     for workers in (1, 2):
         log.write_text("")
-        notes, report = midi_io.load_midi_files(paths, cache_dir=tmp_path / f"cache{workers}", workers=workers)
+        _, report = midi_io.load_midi_files(paths, cache_dir=tmp_path / f"cache{workers}", workers=workers)
         assert sorted(log.read_text().split()) == sorted(map(str, paths)) and len(report.used) == 2
 
 
@@ -694,5 +695,5 @@ def test_reading_and_tokenising_never_import_tensorflow(tmp_path):
         "print('ok')\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(constants.__file__).rsplit(os.sep, 2)[0], os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0 and result.stdout == "ok\n", result.stderr

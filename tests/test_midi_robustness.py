@@ -18,7 +18,8 @@ import pytest
 from conftest import DRUMS, Track, count_drum_note_ons, count_pitched_note_ons, write_midi
 from midi_oracle import music21_to_notes
 
-from helpers import config, midi_files, midi_io, midi_reader, reader_pool, tokens
+from helpers import config, midi_io, midi_reader, reader_pool, tokens
+from helpers.midi_files import find_midi_files
 from helpers.midi_reader import MAX_NOTES, MAX_QUARTERS, Limits
 
 # ----------------------------------------------------------------------------- raw MIDI bytes
@@ -367,7 +368,7 @@ def case_folder(tmp_path_factory):
 def case_load(case_folder, tmp_path_factory):
     """All the cases loaded together, in this process: ``(notes, report)``."""
     return midi_io.load_midi_files(
-        midi_files.find_midi_files(case_folder), root=case_folder, cache_dir=tmp_path_factory.mktemp("cache")
+        find_midi_files(case_folder), root=case_folder, cache_dir=tmp_path_factory.mktemp("cache")
     )
 
 
@@ -439,7 +440,7 @@ def test_music21_reader_agrees_wherever_it_reads_the_file(case_folder, name):
 
 def test_a_worker_pool_gives_the_same_load(case_folder, case_load, tmp_path):
     notes, report = midi_io.load_midi_files(
-        midi_files.find_midi_files(case_folder), root=case_folder, workers=2, cache=False
+        find_midi_files(case_folder), root=case_folder, workers=2, cache=False
     )
     pd.testing.assert_frame_equal(notes, case_load[0])
     assert report.used == case_load[1].used and report.skipped == case_load[1].skipped
@@ -718,7 +719,7 @@ SHIPPED_NOTES = 30_942
 @pytest.fixture(scope="module")
 def shipped():
     """data/midi read by the reader and by music21: ``{"fast" or "music21": [(notes, info) per file]}``."""
-    paths = midi_files.find_midi_files(config.DATA_DIR)
+    paths = find_midi_files(config.DATA_DIR)
     return paths, {"fast": [midi_io.midi_to_notes(p) for p in paths], "music21": [music21_to_notes(p) for p in paths]}
 
 
