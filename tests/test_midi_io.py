@@ -644,12 +644,18 @@ def test_ctrl_c_leaves_no_reader_process(tmp_path, monkeypatch):
             handle.write(f"{os.getpid()}\n")
         time.sleep(120)
 
+    def ctrl_c_once_both_workers_read():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(started.read_text().split() if started.exists() else []) < 2:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
     monkeypatch.setattr(midi_reader, "bytes_to_extract", hangs)
-    threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    threading.Thread(target=ctrl_c_once_both_workers_read, daemon=True).start()
     begun = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         midi_io.load_midi_files(paths, workers=2, cache=False, limits=Limits(timeout=None))
-    assert time.monotonic() - begun < 60
+    assert time.monotonic() - begun < 90
     workers = {int(pid) for pid in started.read_text().split()}
     assert len(workers) == 2 and os.getpid() not in workers
     assert multiprocessing.active_children() == []
