@@ -207,7 +207,7 @@ _GM_NAMES = [
 
 @dataclass
 class Extract:
-    """What one reader got from one file: columns sorted by (offset, pitch, part)."""
+    """What the reader got from one file: columns sorted by (offset, pitch, part)."""
 
     part: np.ndarray  # int16
     offset: np.ndarray  # float64, quarter lengths
