@@ -37,6 +37,7 @@ import mido
 import numpy as np
 
 from helpers import config
+from helpers.constants import DRUM_CHANNEL
 from helpers.display import Notice, Player
 from helpers.errors import MusicGenError
 
@@ -59,8 +60,6 @@ PEAK = 10 ** (-1 / 20)
 MAX_RENDER_SECONDS = 20 * 60.0
 #: Environment variable naming a SoundFont (``.sf2``/``.sf3``) to use instead of TimGM6mb.
 SOUNDFONT_VARIABLE = "MUSICGEN_SOUNDFONT"
-#: MIDI channel of drums, counted from 0 (channel 10 of the General MIDI standard).
-DRUM_CHANNEL = 9
 _INSTALL_HINT = "pip install --no-deps -r requirements-no-deps.txt (./run.sh and ./test.sh do it)"
 
 

@@ -54,7 +54,7 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_options(args: argparse.Namespace) -> dict:
-    """The limits given on the command line, as :func:`helpers.midi_io.load_midi_files` names them."""
+    """The limits given on the command line, as :class:`helpers.midi_reader.Limits` names them."""
     options = {}
     if args.max_file_mb is not None:
         options["max_file_bytes"] = int(args.max_file_mb * 2**20)
@@ -252,12 +252,12 @@ def _check_options(args: argparse.Namespace) -> None:
 
 def _print_report(args: argparse.Namespace, report) -> None:
     """Print the load report (every file with ``--all``) and write ``--report FILE.csv``."""
-    from helpers import midi_io
+    from helpers import load_report
 
     if getattr(args, "report", None) is not None:
         written = report.to_csv(args.report)
         print(f"wrote {config.relative(written)}: the load report, {len(report.to_frame()):,} files")
-    print(report.to_text(None if getattr(args, "all", False) else midi_io.REPORT_LIST_LIMIT, _MORE))
+    print(report.to_text(None if getattr(args, "all", False) else load_report.REPORT_LIST_LIMIT, _MORE))
 
 
 def _finished_epochs(run_dir: Path | None) -> int:
@@ -349,7 +349,7 @@ def _primer_note(run_dir: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the exit status (0 ok, 2 bad input, 130 interrupted)."""
-    from helpers import midi_io, pipeline, runs  # not training: prepare runs without TensorFlow
+    from helpers import load_report, pipeline, runs  # not training: prepare runs without TensorFlow
 
     args = build_parser().parse_args(argv)
     run_dir = created = None
@@ -412,10 +412,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_interrupted(args.command, run_dir, created), file=sys.stderr)
         _remove_unfinished(created)
         return 130
-    except midi_io.NoUsableMidiError as error:  # the files and their reasons, not only the first line
+    except load_report.NoUsableMidiError as error:  # the files and their reasons, not only the first line
         if getattr(args, "report", None) is not None:
             error.report.to_csv(args.report)
-        limit = None if getattr(args, "all", False) else midi_io.REPORT_LIST_LIMIT
+        limit = None if getattr(args, "all", False) else load_report.REPORT_LIST_LIMIT
         print(f"error: {error.message(limit, _MORE)}", file=sys.stderr)
         return 2
     except _input_errors() as error:

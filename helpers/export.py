@@ -23,7 +23,7 @@ import pandas as pd
 
 from helpers import config
 from helpers.errors import MusicGenError
-from helpers.midi_io import NOTE_COLUMNS, tidy_notes
+from helpers.constants import NOTE_COLUMNS, tidy_notes
 from helpers.tokens import token_to_pitches
 
 RHYTHMS = ("even", "data")

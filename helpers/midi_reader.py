@@ -1,45 +1,46 @@
-"""MIDI bytes → notes: the readers behind :mod:`helpers.midi_io`, and the limits they keep.
+"""MIDI bytes → notes: the reader behind :mod:`helpers.midi_io`, the limits it keeps, the reasons it skips a file.
 
 Explained in notebook 01 (why the notes are read from the file's own events). Nothing here
-imports pandas or music21 at start-up (music21 only for ``reader="music21"``), so worker
-processes start fast; :mod:`helpers.midi_io` builds the tables, caches and reports.
+imports pandas or music21, so worker processes start fast; :mod:`helpers.midi_io` builds the
+tables.
 
-**What is a note.** Every note-on event with a velocity above 0, outside channel 10, gives
-exactly one row, so the table holds as many notes as the file has pitched note-ons (the tests
-check this against ``mido``). A note-off, or a note-on with velocity 0, ends the oldest sounding
-note of its pitch on its channel; a note never released ends where its track ends. A note-off
-with nothing sounding is ignored — unless a note-on of its pitch follows at the same tick: that
-pair is a zero-length note (a grace note) written note-off first, as music21 writes them, and
-not the start of a note that would steal the next note-off (which gave notes of 600 quarter
-lengths in a Beethoven quartet movement). A part is one (track, channel) pair; its instrument is the
-General MIDI name of its program change, else the track's name. Times come from the file's
-ticks, nothing quantized: ticks ÷ ticks-per-quarter (files timed in SMPTE frames are read as
-120 quarter notes a minute). In a format-2 file the tracks are independent sequences and are
-placed one after the other.
+**What is a note.** Every note-on event with a velocity above 0, outside the drum channel
+(:data:`helpers.constants.DRUM_CHANNEL`), gives exactly one row, so the table holds as many
+notes as the file has pitched note-ons (the tests check this against ``mido``). A note-off, or a
+note-on with velocity 0, ends the oldest sounding note of its pitch on its channel; a note never
+released ends where its track ends. A note-off with nothing sounding is ignored — unless a
+note-on of its pitch follows at the same tick: that pair is a zero-length note (a grace note)
+written note-off first, as music21 writes them, and not the start of a note that would steal the
+next note-off (which gave notes of 600 quarter lengths in a Beethoven quartet movement). A part
+is one (track, channel) pair; its instrument is the General MIDI name of its program change,
+else the track's name. Times come from the file's ticks, nothing quantized: ticks ÷
+ticks-per-quarter (files timed in SMPTE frames are read as 120 quarter notes a minute). In a
+format-2 file the tracks are independent sequences and are placed one after the other.
 
-**Readers.** ``reader="music21"`` takes the events from music21's low-level ``music21.midi``
-module: the reference. ``reader="fast"`` (what ``"auto"`` picks) decodes the bytes itself,
-five to ten times faster, and is lenient where music21 gives up: format-2 files, SMPTE timing,
-wrong chunk lengths, files cut short, junk before the header or between tracks. Both feed the
-same pairing code, and the tests check that they give identical tables on every well-formed
-file (the shipped data and the edge cases of ``tests/test_midi_robustness.py``); damaged files
-each reader mends its own way, and those tests say how. ``reader="symusic"`` uses the C++ parser of the ``symusic`` package, for comparison:
-faster still, but it drops notes never released and zero-length notes written note-off first
-(98 of the 30,942 notes of ``data/midi``, changing the tokens of 11 of its 40 files), places
-format-2 tracks on top of each other and refuses SMPTE timing, so it is never the default.
+**The reader** decodes the bytes itself, five to ten times faster than music21's
+``music21.midi``, and is lenient where music21 gives up: format-2 files, SMPTE timing, wrong
+chunk lengths, files cut short, junk before the header or between tracks. The tests read every
+file also with music21's ``music21.midi`` through the same pairing code (``tests/midi_oracle.py``)
+and check that the tables are identical on every well-formed file (the shipped data and the
+edge cases of ``tests/test_midi_robustness.py``); damaged files each mends its own way, and those
+tests say how. The benchmark compares symusic's C++ parser (``python -m benchmarks --stages
+extraction``): faster still, but it drops notes never released and zero-length notes written
+note-off first (98 of the 30,942 notes of ``data/midi``).
 
-**Damage.** The fast reader keeps what a damaged file holds up to the damage (see
+**Damage.** The reader keeps what a damaged file holds up to the damage (see
 :func:`_fast_events`), with three rules of its own, each checked by a case of
 ``tests/test_midi_robustness.py``: a delta time longer than a whole piece may last
 (``max_quarters``) is garbage, and ends its track there; after damage (or past the tracks the
 header announces), a track that repeats an earlier one byte for byte (whole or cut short) is a
-copy, and is dropped; and a file is *too
-damaged to trust* — skipped as ``corrupt`` — when many of its events are undecodable or its
-damage left notes or silences of absurd length (:func:`_trust` states the rule).
+copy, and is dropped; and a file is *too damaged to trust* — skipped as ``corrupt`` — when many
+of its events are undecodable or its damage left notes or silences of absurd length
+(:func:`_trust` states the rule).
 
-**Limits.** A file is skipped, with its reason, when it is larger than ``max_file_bytes``, holds
-more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or takes longer than
-``timeout`` seconds to read; see :func:`load_midi_files`.
+**Limits and skips.** A file is skipped, with its reason, when it is larger than
+``max_file_bytes``, holds more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or
+takes longer than ``timeout`` seconds to read (:class:`Limits`). A skip has one form from the
+reader to the report: :class:`MidiLoadError`, whose ``reason`` is one of the labels of
+:data:`NEXT_STEPS`.
 """
 
 from __future__ import annotations
@@ -50,14 +51,15 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-#: MIDI channel of drums in General MIDI (channel 10, counted from 1; 9 counted from 0).
-DRUM_CHANNEL = 10
-#: Names accepted by the ``reader`` argument; ``"auto"`` means ``"fast"``.
-READERS = ("auto", "fast", "music21", "symusic")
+from helpers.constants import DRUM_CHANNEL
+from helpers.errors import MusicGenError
+
+#: Bumped whenever extraction changes, so that old cache entries are not reused.
+EXTRACTOR_VERSION = 5
 #: Largest file read, in bytes (8 MiB). Inclusive. Bounds the memory one file can take.
 MAX_FILE_BYTES = 8 * 1024 * 1024
 #: Most note-on events (pitched notes and drum hits together) read from one file. Inclusive.
@@ -83,7 +85,16 @@ ABSURD_QUARTERS = 1_000.0
 
 @dataclass(frozen=True)
 class Limits:
-    """The per-file limits of one load (see :func:`load_midi_files`)."""
+    """The per-file limits of one load, each inclusive; a file over one is skipped with its reason.
+
+    Args:
+        max_file_bytes: largest file read, in bytes ("too large"; decided before reading).
+        max_notes: most note-ons, pitched and drums together ("too many notes").
+        max_quarters: latest end of a note, in quarter lengths from the start ("too long").
+        timeout: seconds one file may take ("too slow"), or None for no limit.
+
+    >>> limits = Limits(max_notes=1_000, timeout=None)
+    """
 
     max_file_bytes: int = MAX_FILE_BYTES
     max_notes: int = MAX_NOTES
@@ -98,24 +109,67 @@ class Limits:
             raise ValueError(f"timeout must be positive seconds or None, got {self.timeout!r}")
 
 
-class Skip(Exception):
-    """Raised inside a reader: the file is skipped with this label and detail."""
+#: Why a file is not used, each label with what to do about it, where there is something to do.
+#: Limits are named as in Python, then as on the command line.
+NEXT_STEPS = {
+    "unreadable": "check that the file (or the file a link leads to) exists and that you may read it",
+    "not MIDI": "export it as MIDI (.mid) from the program that made it, or move it out of the folder",
+    "corrupt": "download it again, or open it in a MIDI editor and save it anew",
+    "too large": "raise max_file_bytes (command line: --max-file-mb) to read it",
+    "too many notes": "raise max_notes (command line: --max-notes) to read it",
+    "too long": "raise max_quarters (command line: --max-quarters) to read it",
+    "too slow": "raise timeout (command line: --timeout, 0 for none) to read it",
+    "reader crashed": "open it in a MIDI editor and save it anew, or move it out of the folder",
+    "duplicate": "",
+    "no pitched notes": "",
+}
 
-    def __init__(self, reason: str, detail: str = ""):
+
+class MidiError(MusicGenError):
+    """Base class of the errors raised while reading MIDI."""
+
+
+class MidiLoadError(MidiError):
+    """One file is not used: the one form of a skip, from the reader to the load report.
+
+    Raised by the reader (which sees bytes only: ``path`` is filled in by whoever knows the
+    file), carried back from worker processes, kept in the cache, and turned into a row of
+    :class:`helpers.load_report.LoadReport` by ``LoadReport.add``.
+
+    Attributes:
+        reason: a label of :data:`NEXT_STEPS`: ``"unreadable"``, ``"not MIDI"``, ``"corrupt"``,
+            ``"no pitched notes"``, ``"too large"``, ``"too many notes"``, ``"too long"``,
+            ``"too slow"``, ``"reader crashed"`` or ``"duplicate"``.
+        detail: what exactly was found, in words ("" when the label says it all).
+        path: the file, or None where it is not known.
+        cacheable: False when the skip was decided by this load's limits, not by the file alone.
+    """
+
+    def __init__(self, reason: str, detail: str = "", path: Path | str | None = None, *, cacheable: bool = True):
         super().__init__(reason, detail)
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.cacheable = reason, detail, cacheable
+        self.path = None if path is None else Path(path)
+
+    def __str__(self) -> str:
+        message = f"{self.path.name}: {self.reason}" if self.path is not None else self.reason
+        if self.detail:
+            message += f" ({self.detail})"
+        if NEXT_STEPS.get(self.reason):
+            message += f"; {NEXT_STEPS[self.reason]}"
+        return message
+
+    def __reduce__(self):  # sent back from worker processes whole, path and cacheable included
+        return (_rebuild_error, (self.reason, self.detail, self.path, self.cacheable))
 
 
-def resolve_reader(reader: str) -> str:
-    if reader not in READERS:
-        raise ValueError(f"reader={reader!r}: expected one of {', '.join(READERS)}")
-    return "fast" if reader == "auto" else reader
+def _rebuild_error(reason: str, detail: str, path: Path | None, cacheable: bool) -> MidiLoadError:
+    return MidiLoadError(reason, detail, path, cacheable=cacheable)
 
 
 # ----------------------------------------------------------------------------- events → notes
 
 # Event kinds of the stream that every reader feeds to :meth:`_Collector.add_track`:
-# (tick, kind, channel counted from 1, a, b).
+# (tick, kind, channel counted from 0, a, b).
 _ON, _OFF, _PROGRAM, _NAME, _CLOCK = 0, 1, 2, 3, 4
 #: Events between two looks at the clock.
 _CLOCK_EVERY = 4096
@@ -153,7 +207,7 @@ _GM_NAMES = [
 
 @dataclass
 class Extract:
-    """What one reader got from one file: columns sorted by (offset, pitch, part)."""
+    """What the reader got from one file: columns sorted by (offset, pitch, part)."""
 
     part: np.ndarray  # int16
     offset: np.ndarray  # float64, quarter lengths
@@ -191,10 +245,10 @@ class _Collector:
 
     def check_clock(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise Skip("too slow", f"over the limit of {self.limits.timeout:g} s per file")
+            raise MidiLoadError("too slow", f"over the limit of {self.limits.timeout:g} s per file")
 
-    def too_long(self, tick: float) -> Skip:
-        return Skip(
+    def too_long(self, tick: float) -> MidiLoadError:
+        return MidiLoadError(
             "too long",
             f"a note at {tick / self.ticks_per_quarter:,.0f} quarter lengths, "
             f"over the limit of {self.limits.max_quarters:,.0f}",
@@ -213,7 +267,7 @@ class _Collector:
             if kind == _ON:
                 self.note_ons += 1
                 if self.note_ons > max_notes:
-                    raise Skip("too many notes", f"over the limit of {max_notes:,} note-ons")
+                    raise MidiLoadError("too many notes", f"over the limit of {max_notes:,} note-ons")
                 if tick > max_ticks:
                     raise self.too_long(tick + shift)
                 if channel == DRUM_CHANNEL:
@@ -297,10 +351,10 @@ def _ticks_per_quarter(division: int) -> float:
         ticks_per_frame = division & 0xFF
         fps = 29.97 if frames == 29 else float(frames)
         if frames not in (24, 25, 29, 30) or not ticks_per_frame:
-            raise Skip("corrupt", f"the header gives an invalid SMPTE time division 0x{division:04X}")
+            raise MidiLoadError("corrupt", f"the header gives an invalid SMPTE time division 0x{division:04X}")
         return fps * ticks_per_frame / 2.0
     if not division:
-        raise Skip("corrupt", "the header gives no time division")
+        raise MidiLoadError("corrupt", "the header gives no time division")
     return float(division)
 
 
@@ -308,7 +362,7 @@ def _ticks_per_quarter(division: int) -> float:
 
 
 def _locate_header(data: bytes) -> tuple[int, list[str]]:
-    """Byte position of ``MThd``; raises ``Skip("not MIDI")`` for anything else."""
+    """Byte position of ``MThd``; raises ``MidiLoadError("not MIDI")`` for anything else."""
     if data[:4] == b"MThd":
         return 0, []
     start = data.find(b"MThd", 0, HEADER_SEARCH_BYTES)
@@ -316,8 +370,8 @@ def _locate_header(data: bytes) -> tuple[int, list[str]]:
         wrapper = "a RIFF (.rmi) wrapper" if data[:4] == b"RIFF" else f"{start} bytes of something else"
         return start, [f"the MIDI data starts after {wrapper}"]
     if not data:
-        raise Skip("not MIDI", "the file is empty")
-    raise Skip("not MIDI", _what_else(data))
+        raise MidiLoadError("not MIDI", "the file is empty")
+    raise MidiLoadError("not MIDI", _what_else(data))
 
 
 #: Signatures of files often saved under a MIDI name: (bytes at the start, what the file is).
@@ -425,16 +479,16 @@ def _fast_events(
                 if pitch > 127 or velocity > 127:
                     bad_values += 1
                 elif kind == 0x90 and velocity:
-                    yield tick, _ON, (byte & 0x0F) + 1, pitch, velocity
+                    yield tick, _ON, byte & 0x0F, pitch, velocity
                 else:
-                    yield tick, _OFF, (byte & 0x0F) + 1, pitch, 0
+                    yield tick, _OFF, byte & 0x0F, pitch, 0
             elif kind == 0xC0:
                 program = track[pos]
                 pos += 1
                 if program > 127:
                     bad_values += 1
                 else:
-                    yield tick, _PROGRAM, (byte & 0x0F) + 1, program, 0
+                    yield tick, _PROGRAM, byte & 0x0F, program, 0
             elif kind == 0xB0 or kind == 0xE0 or kind == 0xA0:
                 pos += 2
             elif kind == 0xD0:
@@ -493,10 +547,10 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
     """The built-in reader: bytes → notes, lenient about damage, bounded by ``limits``."""
     start, warnings = _locate_header(data)
     if len(data) < start + 14:
-        raise Skip("corrupt", "the MIDI header is cut off")
+        raise MidiLoadError("corrupt", "the MIDI header is cut off")
     header_length = int.from_bytes(data[start + 4 : start + 8], "big")
     if header_length < 6:
-        raise Skip("corrupt", f"the MIDI header is {header_length} bytes long, not 6")
+        raise MidiLoadError("corrupt", f"the MIDI header is {header_length} bytes long, not 6")
     midi_format = int.from_bytes(data[start + 8 : start + 10], "big")
     declared_tracks = int.from_bytes(data[start + 10 : start + 12], "big")
     collector = _Collector(limits, _ticks_per_quarter(int.from_bytes(data[start + 12 : start + 14], "big")), deadline)
@@ -543,13 +597,14 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
         events = _fast_events(data[body:stop], problems, label, ended, tally, tpq, limits.max_quarters)
         try:
             last = collector.add_track(events, tracks, shift)
-        except Skip as skip:
+        except MidiLoadError as skip:
             events.close()  # completes the tally
             if skip.reason == "too long" and (problems or tally[1]):  # garbage read as a late note
                 first = problems[0] if problems else f"{label}: a data byte above 127"
-                damaged = Skip("corrupt", f"too damaged to trust: {skip.detail.split(', over')[0]} after damage ({first})")
-                damaged.cacheable = False  # decided by max_quarters
-                raise damaged from None
+                raise MidiLoadError(  # decided by max_quarters: not cached
+                    "corrupt", f"too damaged to trust: {skip.detail.split(', over')[0]} after damage ({first})",
+                    cacheable=False,
+                ) from None
             raise
         if not length_right and len(problems) == known:  # the track read cleanly, its length was wrong
             problems.append(f"{label}: cut off" if end > len(data) and not ended else f"{label}: wrong chunk length")
@@ -559,22 +614,22 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
         pos = stop
         collector.check_clock()
     if tracks == 0:
-        raise Skip("corrupt", "the file holds no track" + (f": {problems[0]}" if problems else ""))
+        raise MidiLoadError("corrupt", "the file holds no track" + (f": {problems[0]}" if problems else ""))
     if declared_tracks != tracks and not problems:
         warnings.append(f"the header announces {declared_tracks} tracks, the file holds {tracks}")
     extract = collector.finish(warnings + problems)
     if not len(extract) and problems:
         if tally[1] == 1 and tally[2]:  # a jump and nothing before it: a piece longer than the limit
-            raise Skip(
+            raise MidiLoadError(
                 "too long",
                 f"a delta time of {tally[2] / tpq:,.0f} quarter lengths, over the limit of {limits.max_quarters:,.0f}",
             )
-        raise Skip("corrupt", problems[0])
+        raise MidiLoadError("corrupt", problems[0])
     extract.cacheable = not tally[2]  # where a track was cut depends on max_quarters
     if problems:
         try:
             _trust(extract, tally, problems)
-        except Skip as skip:
+        except MidiLoadError as skip:
             skip.cacheable = extract.cacheable
             raise
     return extract
@@ -590,7 +645,7 @@ def _copy_of(data: bytes, spans: list[tuple[int, int]], body: int, stop: int) ->
 
 
 def _trust(extract: Extract, tally: list[int], problems: list[str]) -> None:
-    """Raise ``Skip("corrupt", "too damaged to trust: ...")`` when a damaged file's notes are not music.
+    """Raise ``MidiLoadError("corrupt", "too damaged to trust: ...")`` when a damaged file's notes are not music.
 
     The rule, for a file in which the fast reader met damage (checked in
     ``tests/test_midi_robustness.py``, table ``CASES``):
@@ -609,154 +664,62 @@ def _trust(extract: Extract, tally: list[int], problems: list[str]) -> None:
     decoded, damaged = tally[0], tally[1]
     first = problems[0]
     if damaged >= DAMAGED_EVENTS_MIN and damaged >= DAMAGED_SHARE * decoded:
-        raise Skip("corrupt", f"too damaged to trust: {damaged:,} of {decoded:,} events undecodable ({first})")
+        raise MidiLoadError("corrupt", f"too damaged to trust: {damaged:,} of {decoded:,} events undecodable ({first})")
     if not len(extract):
         return
     longest = float(extract.duration.max())
     gap = float(np.diff(extract.offset).max()) if len(extract) > 1 else 0.0
     if max(longest, gap) > ABSURD_QUARTERS:
         what = f"a note of {longest:,.0f}" if longest >= gap else f"a silence of {gap:,.0f}"
-        raise Skip("corrupt", f"too damaged to trust: {what} quarter lengths after damage ({first})")
+        raise MidiLoadError("corrupt", f"too damaged to trust: {what} quarter lengths after damage ({first})")
 
 
-# ----------------------------------------------------------------------------- other readers
+def file_bytes(path: Path | str, limits: Limits) -> bytes:
+    """A file's bytes, read once.
 
-
-def _music21_events(track) -> Iterator[tuple]:
-    """The event stream of one ``music21.midi.MidiTrack``, as :func:`_fast_events` gives it."""
-    from music21.midi import ChannelVoiceMessages, DeltaTime, MetaEvents
-
-    note_on, note_off = ChannelVoiceMessages.NOTE_ON, ChannelVoiceMessages.NOTE_OFF
-    program_change, track_name = ChannelVoiceMessages.PROGRAM_CHANGE, MetaEvents.SEQUENCE_TRACK_NAME
-    tick = 0
-    for event in track.events:
-        if isinstance(event, DeltaTime):
-            tick += event.time
-            continue
-        kind = event.type
-        if kind == note_on:
-            yield tick, _ON if event.velocity > 0 else _OFF, event.channel, event.pitch, event.velocity
-        elif kind == note_off:
-            yield tick, _OFF, event.channel, event.pitch, 0
-        elif kind == program_change:
-            yield tick, _PROGRAM, event.channel, event.data, 0
-        elif kind == track_name:
-            yield tick, _NAME, 0, event.data, 0
-    yield tick, -1, 0, 0, 0
-
-
-def _read_music21(data: bytes, limits: Limits, deadline: float | None) -> Extract:
-    """The reference reader: events from ``music21.midi``, paired by the same code."""
-    from music21 import midi
-
-    if data[:4] != b"MThd":
-        _locate_header(data)  # raises "not MIDI" with the reason
-        raise Skip("corrupt", "music21 needs the MIDI header at the start of the file")
-    midi_file = midi.MidiFile()
-    try:
-        midi_file.readstr(data)
-    except Exception as error:  # music21 raises many kinds on damaged files
-        raise Skip("corrupt", f"{type(error).__name__}: {error}") from error
-    if deadline is not None and time.perf_counter() > deadline:
-        raise Skip("too slow", f"over the limit of {limits.timeout:g} s per file")
-    collector = _Collector(limits, _ticks_per_quarter(int.from_bytes(data[12:14], "big")), deadline)
-    for index, track in enumerate(midi_file.tracks):
-        collector.add_track(_music21_events(track), index)
-    return collector.finish([])
-
-
-def _read_symusic(data: bytes, limits: Limits, deadline: float | None) -> Extract:
-    """symusic's C++ reader, for comparison (it loses some notes: see the module docstring)."""
-    import symusic
-
-    _locate_header(data)
-    try:
-        score = symusic.Score.from_midi(data)
-    except Exception as error:
-        raise Skip("corrupt", f"{type(error).__name__}: {error}") from error
-    tpq = float(score.ticks_per_quarter)
-    if tpq <= 0:
-        raise Skip("corrupt", "the header gives no time division")
-    columns: list[list[np.ndarray]] = [[], [], [], [], []]
-    instruments, drum_hits = [], 0
-    for track in score.tracks:
-        arrays = track.notes.numpy()
-        if track.is_drum:
-            drum_hits += len(arrays["pitch"])
-            continue
-        if not len(arrays["pitch"]):
-            continue
-        columns[0].append(np.full(len(arrays["pitch"]), len(instruments), dtype=np.int64))
-        for i, name in enumerate(("time", "duration", "pitch", "velocity"), start=1):
-            columns[i].append(arrays[name].astype(np.int64))
-        instruments.append(program_name(track.program) or track.name)
-    part, begin, length, pitch, velocity = (
-        np.concatenate(c) if c else np.zeros(0, dtype=np.int64) for c in columns
-    )
-    if len(pitch) + drum_hits > limits.max_notes:
-        raise Skip("too many notes", f"over the limit of {limits.max_notes:,} note-ons")
-    if len(pitch) and (begin + length).max() > limits.max_quarters * tpq:
-        raise Skip("too long", f"over the limit of {limits.max_quarters:,.0f} quarter lengths")
-    order = np.lexsort((part, pitch, begin))
-    return Extract(
-        part=part[order].astype(np.int16),
-        offset=begin[order] / tpq,
-        duration=length[order] / tpq,
-        pitch=pitch[order].astype(np.int16),
-        velocity=velocity[order].astype(np.int16),
-        instruments=instruments,
-        drum_hits=drum_hits,
-    )
-
-
-_READ = {"fast": _read_fast, "music21": _read_music21, "symusic": _read_symusic}
-
-
-def file_bytes(path: Path, limits: Limits) -> bytes:
-    """A file's bytes; raises ``Skip``: unreadable (missing, a link to nowhere, a folder or FIFO,
-    no permission) or too large (decided from its size, before reading)."""
+    Raises:
+        MidiLoadError: ``unreadable`` (missing, a link to nowhere, a folder or FIFO, no
+            permission) or ``too large`` (decided from its size, before reading).
+    """
+    path = Path(path)
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            raise Skip("unreadable", "not a regular file")
+            raise MidiLoadError("unreadable", "not a regular file", path)
         if info.st_size > limits.max_file_bytes:
-            raise Skip("too large", f"{info.st_size:,} bytes, over the limit of {limits.max_file_bytes:,}")
+            raise MidiLoadError("too large", f"{info.st_size:,} bytes, over the limit of {limits.max_file_bytes:,}", path)
         with open(path, "rb") as handle:
             return handle.read(limits.max_file_bytes + 1)  # a file that grew meanwhile is still bounded
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise Skip("unreadable", "a link loop (links that lead back to each other, never to a file)") from None
-        broken = path.is_symlink() and not path.exists()
-        raise Skip("unreadable", "a link that points nowhere" if broken else (error.strerror or str(error))) from None
+            detail = "a link loop (links that lead back to each other, never to a file)"
+        elif path.is_symlink() and not path.exists():
+            detail = "a link that points nowhere"
+        else:
+            detail = error.strerror or str(error)
+        raise MidiLoadError("unreadable", detail, path) from None
 
 
-def _extract(data: bytes, reader: str, limits: Limits) -> Extract:
-    """Run one reader on a file's bytes; raises ``Skip`` with the reason a file is not used."""
-    if len(data) > limits.max_file_bytes:
-        raise Skip("too large", f"{len(data):,} bytes, over the limit of {limits.max_file_bytes:,}")
-    deadline = time.perf_counter() + limits.timeout if limits.timeout else None
-    extract = _READ[reader](data, limits, deadline)
-    if not len(extract):
-        detail = f"{extract.drum_hits} drum hits only" if extract.drum_hits else "the file holds no notes"
-        raise Skip("no pitched notes", detail)
-    return extract
+def bytes_to_extract(data: bytes, limits: Limits) -> Extract:
+    """Read a MIDI file's bytes into notes, in whichever process runs this.
 
-
-def read_file(path: str, reader: str, limits: Limits) -> Extract | Skip:
-    """Read one file in whichever process runs this; never raises."""
+    Raises:
+        MidiLoadError: the reason the file is not used — also for a reader bug on strange input
+            (``corrupt``, "reader error ...") and for memory running out (``too large``): no
+            other exception leaves this function.
+    """
     try:
-        data = file_bytes(Path(path), limits)
-    except Skip as skip:
-        return skip
-    return extract_safely(data, reader, limits)
-
-
-def extract_safely(data: bytes, reader: str, limits: Limits) -> Extract | Skip:
-    try:
-        return _extract(data, reader, limits)
-    except Skip as skip:
-        return skip
+        if len(data) > limits.max_file_bytes:
+            raise MidiLoadError("too large", f"{len(data):,} bytes, over the limit of {limits.max_file_bytes:,}")
+        deadline = time.perf_counter() + limits.timeout if limits.timeout else None
+        extract = _read_fast(data, limits, deadline)
+        if not len(extract):
+            detail = f"{extract.drum_hits} drum hits only" if extract.drum_hits else "the file holds no notes"
+            raise MidiLoadError("no pitched notes", detail)
+        return extract
+    except MidiLoadError:
+        raise
     except MemoryError:
-        return Skip("too large", "ran out of memory")
-    except Exception as error:  # a reader bug on strange input: reported, never fatal
-        return Skip("corrupt", f"reader error {type(error).__name__}: {error}")
+        raise MidiLoadError("too large", "ran out of memory") from None
+    except Exception as error:  # noqa: BLE001 - a reader bug on strange input: reported, never fatal
+        raise MidiLoadError("corrupt", f"reader error {type(error).__name__}: {error}") from None

@@ -40,7 +40,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from helpers.midi_io import NOTE_COLUMNS, tidy_notes
+from helpers.constants import NOTE_COLUMNS, tidy_notes
 from helpers.tokens import TokenError, Vocabulary
 
 #: The encoding's name in run folders and on the command line (``--encoding midilike``).

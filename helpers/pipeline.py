@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, distribute, export, midi_io, midilike, sequences, tokens
+from helpers import config, distribute, export, midi_io, midi_reader, midilike, sequences, tokens
 from helpers.errors import DataError
 from helpers.runs import Run, RunError, folder_record
 from helpers.tokens import Vocabulary
@@ -66,7 +66,7 @@ def prepare(
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding={encoding!r}: expected one of {', '.join(ENCODINGS)}")
     folder = Path(folder or config.DATA_DIR)
-    notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed, **load_options)
+    notes, report = midi_io.load_midi_folder(folder, limit=limit, seed=seed, limits=midi_reader.Limits(**load_options))
     shifts = {}
     if normalise_keys:
         notes, shifts = midilike.normalise_keys(notes)
@@ -476,7 +476,7 @@ def evaluate_run(
         raise RunError(f"{run_dir}: the run has no validation pieces to evaluate on (trained with --val-fraction 0)")
     try:
         corpus = corpus or run_corpus(run)
-    except (midi_io.MidiError, FileNotFoundError, NotADirectoryError) as error:
+    except (midi_reader.MidiError, FileNotFoundError, NotADirectoryError) as error:
         raise RunError(f"{run_dir}: cannot read the run's data again ({error})") from error
     by_piece = dict(tuple(corpus.events.groupby("piece", sort=False)["token"]))
     missing = [p for p in [*settings["train_pieces"], *val_pieces] if p not in by_piece]

@@ -6,7 +6,7 @@ reuses :func:`plot_piano_rolls_side_by_side` to put a training piece beside a ge
 Every function builds a :class:`matplotlib.figure.Figure` directly, without ``pyplot``: nothing
 is shown behind the caller's back, no global figure list grows, and a notebook shows a figure
 by ending a cell with it. Times are in **quarter lengths** (the unit of the notes table of
-:mod:`helpers.midi_io`), pitches are MIDI numbers 0..127.
+:mod:`helpers.constants`), pitches are MIDI numbers 0..127.
 """
 
 from __future__ import annotations

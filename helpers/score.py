@@ -38,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import config
+from helpers.constants import PITCH_NAMES
 from helpers.display import Notice, Sheet
 from helpers.errors import MusicGenError
 
@@ -51,9 +52,8 @@ SPLIT_PITCH = 60
 QUANTIZE_DIVISORS = (4, 3)
 #: Shortest written length, in quarter lengths (a sixteenth); shorter notes are lengthened.
 MIN_DURATION = 0.25
-#: Spellings of the 12 pitch classes in keys with flats, and in keys with sharps (music21 names).
+#: Spellings of the 12 pitch classes in keys with flats (music21 names; with sharps: constants.PITCH_NAMES).
 _FLAT_NAMES = ["C", "D-", "D", "E-", "E", "F", "G-", "G", "A-", "A", "B-", "B"]
-_SHARP_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 #: Width of the engraved page in verovio's units (tenths of a millimetre at scale 100) and the scale, in %.
 PAGE_WIDTH = 2500
 SCALE = 40
@@ -95,8 +95,8 @@ def key_spellings(found) -> list[str]:
     minor keys, so the leading tone is F-sharp in G minor), the other black keys as flats in flat
     keys and as sharps in sharp keys (in C major / A minor: C#, E-flat, F#, G#, B-flat).
     """
-    base = _FLAT_NAMES if found.sharps < 0 else _SHARP_NAMES if found.sharps > 0 else [
-        *_SHARP_NAMES[:3], "E-", *_SHARP_NAMES[4:10], "B-", "B"]
+    base = _FLAT_NAMES if found.sharps < 0 else PITCH_NAMES if found.sharps > 0 else [
+        *PITCH_NAMES[:3], "E-", *PITCH_NAMES[4:10], "B-", "B"]
     names = list(base)
     from music21 import scale
 

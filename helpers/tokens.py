@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.constants import PITCH_NAMES
 from helpers.errors import MusicGenError
 
 ENCODINGS = ("voiced", "chapter")
@@ -32,7 +33,6 @@ ONSET_GRID = 12
 #: Columns of the events table returned by :func:`notes_to_events`.
 EVENT_COLUMNS = ["piece", "offset", "step", "duration", "pitches", "token"]
 
-_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 _STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
@@ -44,7 +44,7 @@ def pitch_to_name(pitch: int) -> str:
     """MIDI number → note name with octave, sharps only: ``pitch_to_name(61) == "C#4"``."""
     if not 0 <= int(pitch) <= 127:
         raise TokenError(f"pitch {pitch} is outside the MIDI range 0..127")
-    return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
+    return f"{PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def name_to_pitch(name: str) -> int:
@@ -111,7 +111,7 @@ def notes_to_events(notes: pd.DataFrame, encoding: str = "voiced") -> pd.DataFra
     """Group a notes table into events (notes that start together) with one token each.
 
     Args:
-        notes: a notes table (see :mod:`helpers.midi_io`), any number of pieces.
+        notes: a notes table (see :mod:`helpers.constants`), any number of pieces.
         encoding: ``"voiced"`` or ``"chapter"`` (see the module docstring).
 
     Returns:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import count_pitched_note_ons, program_changes, redirect_outputs, write_tune
 
-from helpers import cli, config, midi_io, pipeline, tokens
+from helpers import cli, config, midi_io, midi_reader, pipeline, tokens
 from helpers.runs import Run
 
 TRAIN_ARGS = ["--seq-length", "8", "--epochs", "1", "--units", "4", "--batch-size", "32"]
@@ -220,7 +220,7 @@ def test_folder_without_usable_midi_names_the_files_and_what_to_do(capsys, tmp_p
     assert lines[0].startswith("error: No usable MIDI in ") and "2 candidate files" in lines[0]
     assert "  skipped page.mid: not MIDI (a web page saved under a MIDI name)" in lines
     assert "  skipped drums_only.mid: no pitched notes (6 drum hits only)" in lines
-    assert f"What to do: not MIDI: {midi_io.NEXT_STEPS['not MIDI']}." in lines
+    assert f"What to do: not MIDI: {midi_reader.NEXT_STEPS['not MIDI']}." in lines
     assert lines[-1].startswith("Point the loader at a folder of .mid/.midi files")
     assert (tmp_path / "r.csv").read_text().count("skipped") == 2  # the report is saved even now
     assert not config.RUNS_DIR.exists()  # nothing was trained
@@ -501,7 +501,7 @@ def test_prepare_lists_twenty_files_then_all_with_all_and_saves_a_csv(capsys, tu
     assert "wrote " in out and "r.csv: the load report, 29 files" in out
     frame = pd.read_csv(tmp_path / "out" / "r.csv", keep_default_na=False)
     assert len(frame) == 29 and (frame["status"] == "skipped").sum() == 25
-    assert set(frame.loc[frame["status"] == "skipped", "next_step"]) == {midi_io.NEXT_STEPS["not MIDI"]}
+    assert set(frame.loc[frame["status"] == "skipped", "next_step"]) == {midi_reader.NEXT_STEPS["not MIDI"]}
 
 
 @pytest.mark.parametrize(
@@ -573,10 +573,10 @@ def test_run_checks_instrument_and_primer_before_reading_or_training(capsys, tun
     (tmp_path / "page.mid").write_text("<html></html>")
     status, out, err = run_main(capsys, "run", "--data", tune_folder, "--primer", tmp_path / "page.mid")
     assert status == 2 and out == ""
-    assert_one_line_error(err, "page.mid: not MIDI", midi_io.NEXT_STEPS["not MIDI"])
+    assert_one_line_error(err, "page.mid: not MIDI", midi_reader.NEXT_STEPS["not MIDI"])
     status, _, err = run_main(capsys, "run", "--data", tune_folder, "--primer", tmp_path / "absent.mid")
     assert status == 2
-    assert_one_line_error(err, "absent.mid: unreadable", midi_io.NEXT_STEPS["unreadable"])
+    assert_one_line_error(err, "absent.mid: unreadable", midi_reader.NEXT_STEPS["unreadable"])
     assert not config.RUNS_DIR.exists()
 
 
@@ -586,7 +586,7 @@ def test_a_primer_too_damaged_to_trust_is_refused(capsys, cli_run, tmp_path):
     (tmp_path / "scrambled.mid").write_bytes(scrambled())
     status, out, err = run_main(capsys, "generate", cli_run, "--primer", tmp_path / "scrambled.mid")
     assert status == 2 and out == ""
-    assert_one_line_error(err, "scrambled.mid: corrupt (too damaged to trust: ", midi_io.NEXT_STEPS["corrupt"])
+    assert_one_line_error(err, "scrambled.mid: corrupt (too damaged to trust: ", midi_reader.NEXT_STEPS["corrupt"])
 
 
 @pytest.mark.parametrize(

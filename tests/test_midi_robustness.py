@@ -16,8 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DRUMS, Track, count_drum_note_ons, count_pitched_note_ons, write_midi
+from midi_oracle import music21_to_notes
 
-from helpers import config, midi_io, tokens
+from helpers import config, midi_io, midi_reader, reader_pool, tokens
+from helpers.midi_files import find_midi_files
+from helpers.midi_reader import MAX_NOTES, MAX_QUARTERS, Limits
 
 # ----------------------------------------------------------------------------- raw MIDI bytes
 
@@ -365,7 +368,7 @@ def case_folder(tmp_path_factory):
 def case_load(case_folder, tmp_path_factory):
     """All the cases loaded together, in this process: ``(notes, report)``."""
     return midi_io.load_midi_files(
-        midi_io.find_midi_files(case_folder), root=case_folder, cache_dir=tmp_path_factory.mktemp("cache")
+        find_midi_files(case_folder), root=case_folder, cache_dir=tmp_path_factory.mktemp("cache")
     )
 
 
@@ -414,16 +417,16 @@ def test_notes_kept_equal_the_independent_count_where_mido_reads_the_file(case_f
 def test_music21_reader_agrees_wherever_it_reads_the_file(case_folder, name):
     path = case_folder / name
     try:
-        fast, fast_info = midi_io.midi_to_notes(path, reader="fast")
+        fast, fast_info = midi_io.midi_to_notes(path)
     except midi_io.MidiLoadError:
         if name in MUSIC21_TRUSTS_GARBAGE:
-            assert len(midi_io.midi_to_notes(path, reader="music21")[0]) > 0
+            assert len(music21_to_notes(path)[0]) > 0
             return
         with pytest.raises(midi_io.MidiLoadError):  # music21 finds no notes where the fast reader finds none
-            midi_io.midi_to_notes(path, reader="music21")
+            music21_to_notes(path)
         return
     try:
-        reference, reference_info = midi_io.midi_to_notes(path, reader="music21")
+        reference, reference_info = music21_to_notes(path)
     except midi_io.MidiLoadError as error:
         assert name in MUSIC21_REFUSES, f"music21 refuses {name}: {error}"
         return
@@ -437,7 +440,7 @@ def test_music21_reader_agrees_wherever_it_reads_the_file(case_folder, name):
 
 def test_a_worker_pool_gives_the_same_load(case_folder, case_load, tmp_path):
     notes, report = midi_io.load_midi_files(
-        midi_io.find_midi_files(case_folder), root=case_folder, workers=2, cache=False
+        find_midi_files(case_folder), root=case_folder, workers=2, cache=False
     )
     pd.testing.assert_frame_equal(notes, case_load[0])
     assert report.used == case_load[1].used and report.skipped == case_load[1].skipped
@@ -520,8 +523,8 @@ def test_garbage_after_the_last_track_keeps_the_music_before_it(case_folder, tmp
 def test_what_a_limit_decided_is_not_cached(case_folder, tmp_path):
     """Where a garbage delta time cut a track depends on max_quarters: such a read is never cached."""
     path = case_folder / "garbage_after_last_track.mid"
-    for max_quarters in (midi_io.MAX_QUARTERS, 1e6, midi_io.MAX_QUARTERS):
-        _, report = midi_io.load_midi_files([path], cache_dir=tmp_path, max_quarters=max_quarters)
+    for max_quarters in (MAX_QUARTERS, 1e6, MAX_QUARTERS):
+        _, report = midi_io.load_midi_files([path], cache_dir=tmp_path, limits=Limits(max_quarters=max_quarters))
         assert report.from_cache == 0
     assert report.used[0]["notes"] == 12
     _, report = midi_io.load_midi_files([case_folder / "one_note.mid"], cache_dir=tmp_path)
@@ -548,43 +551,42 @@ def test_damage_keeps_the_other_tracks(case_folder):
 
 def test_too_many_notes_stops_reading_at_the_limit(case_folder):
     with pytest.raises(midi_io.MidiLoadError) as caught:
-        midi_io.midi_to_notes(case_folder / "many_notes.mid", max_notes=1_000)
+        midi_io.midi_to_notes(case_folder / "many_notes.mid", limits=Limits(max_notes=1_000))
     assert caught.value.reason == "too many notes" and "1,000" in caught.value.detail
 
 
 def test_hundreds_of_thousands_of_notes_stop_at_the_default_limit(tmp_path):
     path = tmp_path / "black_midi.mid"
-    path.write_bytes(many_notes(midi_io.MAX_NOTES + 50_000))
+    path.write_bytes(many_notes(MAX_NOTES + 50_000))
     _, report = midi_io.load_midi_files([path], cache=False)
-    assert report.skipped[0]["reason"] == f"too many notes (over the limit of {midi_io.MAX_NOTES:,} note-ons)"
-    notes, _ = midi_io.midi_to_notes(path, max_notes=300_000, max_quarters=1e5)  # the limits are the user's
-    assert len(notes) == midi_io.MAX_NOTES + 50_000
+    assert report.skipped[0]["reason"] == f"too many notes (over the limit of {MAX_NOTES:,} note-ons)"
+    notes, _ = midi_io.midi_to_notes(path, limits=Limits(max_notes=300_000, max_quarters=1e5))  # the user's limits
+    assert len(notes) == MAX_NOTES + 50_000
 
 
 def test_drum_hits_count_towards_the_note_limit(tmp_path):
     path = write_midi(tmp_path / "drums.mid", [Track([(60, 0.0, 1.0)]), Track(DRUMS, channel=9)])
     with pytest.raises(midi_io.MidiLoadError, match="too many notes"):
-        midi_io.midi_to_notes(path, max_notes=len(DRUMS))
-    assert len(midi_io.midi_to_notes(path, max_notes=len(DRUMS) + 1)[0]) == 1
+        midi_io.midi_to_notes(path, limits=Limits(max_notes=len(DRUMS)))
+    assert len(midi_io.midi_to_notes(path, limits=Limits(max_notes=len(DRUMS) + 1))[0]) == 1
 
 
 def test_too_large_is_decided_before_reading(case_folder):
     size = len(CASES["many_notes.mid"][0])
-    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], max_file_bytes=size - 1, cache=False)
+    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], limits=Limits(max_file_bytes=size - 1), cache=False)
     assert report.skipped[0]["label"] == "too large" and f"{size:,} bytes" in report.skipped[0]["reason"]
-    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], max_file_bytes=size, cache=False)
+    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], limits=Limits(max_file_bytes=size), cache=False)
     assert report.used[0]["notes"] == 30_000
 
 
 def test_too_long_limit_can_be_raised(case_folder):
-    notes, _ = midi_io.midi_to_notes(case_folder / "huge_delta_time.mid", max_quarters=1e6)
+    notes, _ = midi_io.midi_to_notes(case_folder / "huge_delta_time.mid", limits=Limits(max_quarters=1e6))
     assert notes["offset"].tolist() == [0x0FFFFFFF / TPQ]
 
 
-@pytest.mark.parametrize("reader", ["fast", "music21"])
-def test_a_reader_over_time_stops_itself(case_folder, reader):
+def test_the_reader_over_time_stops_itself(case_folder):
     with pytest.raises(midi_io.MidiLoadError) as caught:
-        midi_io.midi_to_notes(case_folder / "many_notes.mid", reader=reader, timeout=1e-6)
+        midi_io.midi_to_notes(case_folder / "many_notes.mid", limits=Limits(timeout=1e-6))
     assert caught.value.reason == "too slow"
 
 
@@ -598,19 +600,30 @@ def test_fast_reader_checks_its_clock_between_events_that_are_not_notes(tmp_path
     path.write_bytes(controller_flood(20_000))
     assert len(midi_io.midi_to_notes(path)[0]) == 1
     with pytest.raises(midi_io.MidiLoadError, match="too slow"):
-        midi_io.midi_to_notes(path, timeout=1e-6)
+        midi_io.midi_to_notes(path, limits=Limits(timeout=1e-6))
 
 
-def test_a_stuck_file_is_stopped_in_its_worker_and_the_load_goes_on(tmp_path):
-    """music21's MIDI module copies the rest of a track for every event: a 1 MB track takes hours.
+@pytest.mark.skipif(reader_pool.START_METHOD != "fork", reason="workers see the replaced reader only when forked")
+def test_a_stuck_file_is_stopped_in_its_worker_and_the_load_goes_on(tmp_path, monkeypatch):
+    """A reader that hangs on one file (a bug, or a parser that cannot stop itself inside a track):
+    in a worker process the file is stopped at the time limit, the worker replaced, and the
+    other files are read, in their order."""
+    import time
 
-    With a timeout, that reader always runs in a worker process (here one: few files): the
-    file is stopped at the time limit, the worker replaced, and the other files are read.
-    """
-    (tmp_path / "stuck.mid").write_bytes(controller_flood(400_000))
+    (tmp_path / "stuck.mid").write_bytes(controller_flood(1_000))
     for i in range(3):
         write_midi(tmp_path / f"tune_{i}.mid", [Track([(60 + i, 0.0, 1.0), (64 + i, 1.0, 1.0)])])
-    notes, report = midi_io.load_midi_folder(tmp_path, reader="music21", timeout=3.0, cache=False)
+    stuck, real = (tmp_path / "stuck.mid").read_bytes(), midi_reader.bytes_to_extract
+
+    def hangs_on_one_file(data, limits):
+        if data == stuck:
+            time.sleep(120)
+        return real(data, limits)
+
+    monkeypatch.setattr(midi_reader, "bytes_to_extract", hangs_on_one_file)
+    begun = time.monotonic()
+    notes, report = midi_io.load_midi_folder(tmp_path, limits=Limits(timeout=2.0), workers=2, cache=False)
+    assert time.monotonic() - begun < 60
     assert [e["piece"] for e in report.used] == ["tune_0.mid", "tune_1.mid", "tune_2.mid"]
     assert [(e["piece"], e["label"]) for e in report.skipped] == [("stuck.mid", "too slow")]
     assert "stopped" in report.skipped[0]["reason"] and len(notes) == 6
@@ -692,7 +705,7 @@ def test_folder_without_usable_music_stops_with_a_clear_error(case_folder, tmp_p
     tally = "(2 not MIDI, 1 corrupt, 1 no pitched notes, 1 too long)"
     assert f"5 candidate files, none with pitched notes {tally}" in message
     assert "skipped drums_only.mid: no pitched notes (6 drum hits only)" in message
-    assert f"  too long: {midi_io.NEXT_STEPS['too long']}." in message  # what to do, per reason
+    assert f"  too long: {midi_reader.NEXT_STEPS['too long']}." in message  # what to do, per reason
     assert message.splitlines()[-1].startswith("Point the loader at a folder of .mid/.midi files")
     assert len(caught.value.report.skipped) == 5
 
@@ -705,9 +718,9 @@ SHIPPED_NOTES = 30_942
 
 @pytest.fixture(scope="module")
 def shipped():
-    """data/midi read by each reader: ``{reader: [(notes, info) per file]}``."""
-    paths = midi_io.find_midi_files(config.DATA_DIR)
-    return paths, {reader: [midi_io.midi_to_notes(p, reader=reader) for p in paths] for reader in ("fast", "music21")}
+    """data/midi read by the reader and by music21: ``{"fast" or "music21": [(notes, info) per file]}``."""
+    paths = find_midi_files(config.DATA_DIR)
+    return paths, {"fast": [midi_io.midi_to_notes(p) for p in paths], "music21": [music21_to_notes(p) for p in paths]}
 
 
 def test_shipped_data_keeps_every_pitched_note_on(shipped):
@@ -744,15 +757,17 @@ def test_shipped_data_every_note_is_in_the_token_stream(shipped):
 
 
 def test_shipped_data_symusic_loses_notes_that_the_files_hold(shipped):
-    """symusic, compared: it drops the 98 grace notes that music21 wrote note-off first.
+    """symusic, compared by the benchmark: it drops the 98 grace notes that music21 wrote note-off first.
 
     Where it disagrees with the fast reader, mido's count of the file's note-ons sides with the
-    fast reader, so symusic is never the default.
+    fast reader, so symusic is never the library's reader.
     """
+    from benchmarks.run import symusic_to_notes
+
     paths, read = shipped
     disagree = 0
     for path, (fast, _) in zip(paths, read["fast"]):
-        other, _ = midi_io.midi_to_notes(path, reader="symusic")
+        other, _ = symusic_to_notes(path)
         fast_pairs = collections.Counter(zip(fast["offset"], fast["pitch"]))
         other_pairs = collections.Counter(zip(other["offset"], other["pitch"]))
         assert not other_pairs - fast_pairs  # symusic finds no note the fast reader lacks
@@ -761,4 +776,4 @@ def test_shipped_data_symusic_loses_notes_that_the_files_hold(shipped):
             assert len(fast) == count_pitched_note_ons(path) > len(other)
             assert tokens.notes_to_tokens(fast) != tokens.notes_to_tokens(other)
     assert disagree == 11
-    assert sum(len(midi_io.midi_to_notes(p, reader="symusic")[0]) for p in paths) == SHIPPED_NOTES - 98
+    assert sum(len(symusic_to_notes(p)[0]) for p in paths) == SHIPPED_NOTES - 98

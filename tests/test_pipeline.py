@@ -11,6 +11,7 @@ import pytest
 from conftest import CHORD_NOTES, Track, count_pitched_note_ons, program_changes, redirect_outputs, write_midi, write_tune
 
 from helpers import config, export, midi_io, midilike, models, pipeline, tokens
+from helpers.midi_files import find_midi_files
 from helpers.runs import Run, RunError
 
 SEQ = 8
@@ -37,7 +38,7 @@ def trained(tmp_path_factory):
 def test_prepare_reads_tokenises_and_builds_the_vocabulary(tune_folder):
     corpus = pipeline.prepare(tune_folder)
     assert len(corpus.report.used) == 4 and not corpus.report.skipped
-    assert len(corpus.notes) == sum(count_pitched_note_ons(p) for p in midi_io.find_midi_files(tune_folder))
+    assert len(corpus.notes) == sum(count_pitched_note_ons(p) for p in find_midi_files(tune_folder))
     assert len(corpus.events) == len(corpus.notes)  # single-line tunes: one note per event
     assert set(corpus.events["token"]) == set(corpus.vocab.tokens)
     assert corpus.vocab.encoding == "voiced" and corpus.folder == tune_folder
