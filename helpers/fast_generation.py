@@ -627,8 +627,8 @@ def generate_codes(
     method: str = "sample",
     temperature: float = 1.0,
     top_k: int | None = None,
-    top_p: float | None = None,
     seed: int | None = None,
+    top_p: float | None = None,
 ) -> np.ndarray:
     """:func:`helpers.generation.generate_codes` with the fused step: the same codes for a seed.
 

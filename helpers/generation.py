@@ -342,8 +342,8 @@ def generate_codes(
     method: str = "sample",
     temperature: float = 1.0,
     top_k: int | None = None,
-    top_p: float | None = None,
     seed: int | None = None,
+    top_p: float | None = None,
 ) -> np.ndarray:
     """Continue a primer by ``n_notes`` codes, one recurrent step per note.
 

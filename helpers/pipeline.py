@@ -351,7 +351,7 @@ def generate_notes(
     else:
         raise ValueError(f"rhythm={rhythm!r}: expected one of {', '.join(export.RHYTHMS)}")
     primers = np.repeat(primer_codes[None, :], batch or 1, axis=0)
-    codes = fast_generation.generate_codes(stepper, primers, n_notes, method, temperature, top_k, top_p, seed)
+    codes = fast_generation.generate_codes(stepper, primers, n_notes, method, temperature, top_k, seed, top_p=top_p)
     pieces = [export.tokens_to_notes(vocab.decode(row), offsets, durations) for row in codes]
     return pieces if batch else pieces[0]
 
@@ -383,7 +383,7 @@ def generate_midilike_notes(
     # first, so the piece starts the same) up to MAX_TOKENS_PER_NOTE; a model that writes fewer
     # notes than that (an untrained one) gives a shorter piece, or none.
     for length in (3 * max(n_notes, 1), MAX_TOKENS_PER_NOTE * max(n_notes, 1)):
-        codes = fast_generation.generate_codes(stepper, primers, length, method, temperature, top_k, top_p, seed)
+        codes = fast_generation.generate_codes(stepper, primers, length, method, temperature, top_k, seed, top_p=top_p)
         pieces = [midilike.tokens_to_notes(vocab.decode(row)) for row in codes]
         if all(len(piece) >= n_notes for piece in pieces):
             break

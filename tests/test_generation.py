@@ -117,6 +117,7 @@ def test_generate_codes_is_reproducible_for_a_seed(engine):
     other = engine.generate_codes(stepper, primer(), 40, seed=8)
     assert first.shape == (40,) and first.dtype == np.int32
     assert np.array_equal(first, again)
+    assert np.array_equal(first, engine.generate_codes(stepper, primer(), 40, "sample", 1.0, None, 7))  # seed 7th
     assert not np.array_equal(first, other)
 
 
