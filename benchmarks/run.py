@@ -535,7 +535,7 @@ def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
 def bench_generation(values: dict, n_notes: int, chapter_notes: int, repeats: int, batch: int = BATCH) -> Stage:
     """Notes/s of the chapter's predict-per-note loop and of ``fast_generation.generate_codes``, one
     piece and a batch, from the same trained weights (``values`` from :func:`bench_training`)."""
-    from helpers import fast_generation, models
+    from helpers import fast_generation, generation, models
 
     stage = Stage()
     theirs, pitchcategory, len_notes = values["chapter_model"], values["pitchcategory"], values["len_notes"]
@@ -549,6 +549,7 @@ def bench_generation(values: dict, n_notes: int, chapter_notes: int, repeats: in
     ours = models.build_gru_model(len_notes)
     ours.set_weights(theirs.get_weights())  # the same trained network on both sides
     stepper = fast_generation.Stepper(ours)
+    plain = generation.Stepper(ours)  # the stepper notebook 06 teaches
     stride = max(1, (len(codes) - chapter.SEQUENCE_LENGTH) // batch)
     primers = np.stack([codes[i * stride : i * stride + chapter.SEQUENCE_LENGTH] for i in range(batch)])
     primers = np.minimum(primers, len_notes - 1)  # codes the chapter's model has no output for (to_categorical)
@@ -561,6 +562,7 @@ def bench_generation(values: dict, n_notes: int, chapter_notes: int, repeats: in
         "many": lambda: fast_generation.generate_codes(stepper, primers, n_notes, method="argmax"),
         "sample_one": lambda: fast_generation.generate_codes(stepper, pattern, n_notes, seed=0),
         "sample_many": lambda: fast_generation.generate_codes(stepper, primers, n_notes, seed=0),
+        "plain_one": lambda: generation.generate_codes(plain, pattern, n_notes, method="argmax"),
     })
     (one, one_spread), (many, many_spread) = timed["one"], timed["many"]
     sample_one, sample_many = timed["sample_one"][0], timed["sample_many"][0]
@@ -586,6 +588,11 @@ def bench_generation(values: dict, n_notes: int, chapter_notes: int, repeats: in
     stage.lines.append(
         f"chapter: {1e3 / chapter_rate:.0f} ms a note (one model.predict over {chapter.SEQUENCE_LENGTH} steps); "
         f"project: {one / n_notes * 1e6:.0f} µs a note (one step of each layer, the state carried)"
+    )
+    plain_one = timed["plain_one"][0]
+    stage.lines.append(
+        f"the plain stepper (helpers.generation): {plain_one / n_notes * 1e6:.0f} µs a note, one piece, argmax; "
+        f"the fast one (helpers.fast_generation) is {plain_one / one:.1f}× faster"
     )
     stage.values.update(agrees=agrees)
     return stage
