@@ -269,7 +269,7 @@ class Stepper(generation.Stepper):
 
     def __init__(self, model):
         if isinstance(model, generation.Stepper):  # its layers are read already
-            self.__dict__.update({k: model.__dict__[k] for k in ("ops", "state_sizes", "width", "n_codes")})
+            self.__dict__.update(vars(model))
         else:
             super().__init__(model)
         self._prepare()
@@ -345,132 +345,6 @@ class Stepper(generation.Stepper):
         return _softmax(out) if self.outputs_logits else out.copy()
 
     # ------------------------------------------------------------------ public steps
-
-    def step(self, codes: np.ndarray) -> np.ndarray:
-        """One step; returns the output buffer ``(batch, width)``."""
-        for layer_step in self.layer_steps:
-            layer_step(codes)
-        for head_step in self.head_steps:
-            head_step()
-        if self.copy_out:
-            self.out[...] = self.h[-1].T
-        return self.out
-
-    def run_primer(self, primer: np.ndarray) -> np.ndarray:
-        """Zero the states, run ``primer`` ``(batch, steps)``; returns the output after it."""
-        self.reset()
-        for t in range(primer.shape[1] - 1):
-            self.advance(primer[:, t])
-        return self.step(primer[:, -1])
-
-    def load(self, states: list[np.ndarray], stepper: "Stepper") -> None:
-        for k, (state, layer) in enumerate(zip(states, stepper.recurrent)):
-            if layer.kind == "lstm":
-                self.h[k][...] = np.asarray(state[0]).T
-                self.cells[k][...] = np.asarray(state[1]).T
-            else:
-                self.h[k][...] = np.asarray(state).T
-
-    def dump(self, stepper: "Stepper") -> list[np.ndarray]:
-        return [
-            np.stack([self.h[k].T, self.cells[k].T]) if layer.kind == "lstm" else self.h[k].T.copy()
-            for k, layer in enumerate(stepper.recurrent)
-        ]
-
-
-class Stepper(generation.Stepper):
-    """A :class:`helpers.generation.Stepper` with the fused step (see the module docstring).
-
-    >>> stepper = Stepper(model)                     # doctest: +SKIP
-    >>> probs, states = stepper.warm_up(primer)      # primer: (batch, steps) codes
-    >>> probs, states = stepper.step(codes, states)  # codes: (batch,), one new note each
-
-    Args:
-        model: a Keras model, or a plain :class:`helpers.generation.Stepper` to speed up.
-    """
-
-    def __init__(self, model):
-        if isinstance(model, generation.Stepper):  # its layers are read already
-            self.__dict__.update({k: model.__dict__[k] for k in ("ops", "state_sizes", "width", "n_codes")})
-        else:
-            super().__init__(model)
-        self._prepare()
-        self._workspaces: OrderedDict[int, _Workspace] = OrderedDict()
-
-    # ------------------------------------------------------------------ preparation
-
-    def _prepare(self) -> None:
-        """Split the ops (checked by the plain stepper) into input, recurrent layers and head;
-        build the first layer's table."""
-        names = [op[0] for op in self.ops]
-        last = max(i for i, name in enumerate(names) if name in ("gru", "lstm"))
-        source = self.ops[0]
-        self.recurrent: list[_Recurrent] = []
-        for op in self.ops[1 : last + 1]:
-            if op[0] == "gru":
-                self.recurrent.append(_Recurrent("gru", op[2], op[2][1].shape[0], reset_after=op[3]))
-            else:
-                self.recurrent.append(_Recurrent("lstm", op[2], op[2][1].shape[0]))
-        # The head: Dense/Activation ops; a final softmax is left out (sampling uses logits).
-        head_ops = [list(op) for op in self.ops[last + 1 :]]
-        self.outputs_logits = False
-        if head_ops and head_ops[-1][0] == "activation" and head_ops[-1][1] is _softmax:
-            head_ops.pop()
-            self.outputs_logits = True
-        elif head_ops and head_ops[-1][0] == "dense" and head_ops[-1][3] is _softmax:
-            head_ops[-1][3] = ACTIVATIONS["linear"]
-            self.outputs_logits = True
-        self.head: list[tuple[np.ndarray, np.ndarray, str]] = []
-        for op in head_ops:
-            if op[0] == "dense":
-                weight = np.asarray(op[1], dtype=_F32)
-                bias = np.broadcast_to(np.asarray(op[2], dtype=_F32), (weight.shape[1],)).copy()
-                self.head.append((weight, bias, _activation_name(op[3])))
-            elif self.head:  # an activation after a Dense: apply it to that Dense's output
-                weight, bias, name = self.head[-1]
-                if name != "linear":
-                    raise NotImplementedError("two activations in a row cannot be stepped")
-                self.head[-1] = (weight, bias, _activation_name(op[1]))
-            else:
-                raise NotImplementedError("an activation right after the last recurrent layer cannot be stepped")
-        if self.outputs_logits and self.width % SAMPLE_BLOCK:
-            # Pad the logits to whole sampling blocks with -inf: probability 0, never picked.
-            weight, bias, name = self.head[-1]
-            padding = -self.width % SAMPLE_BLOCK
-            weight = np.pad(weight, ((0, 0), (0, padding)))
-            bias = np.concatenate([bias, np.full(padding, -np.inf, dtype=_F32)])
-            self.head[-1] = (weight, bias, name)
-        # Codes → first-layer inputs: one row per code.
-        if source[0] == "scale":
-            scale = np.float32(source[1])
-            self._features = lambda codes: (np.asarray(codes).astype(_F32) / scale)[:, None]
-        else:
-            embedding = source[1]
-            self._features = lambda codes: embedding[np.asarray(codes)]
-        all_features = self._features(np.arange(self.n_codes)).astype(np.float64)
-        first_layer = self.recurrent[0]
-        self.table = first_layer.table(all_features) if first_layer.fused else None
-
-    def features(self, codes: np.ndarray) -> np.ndarray:
-        """What the first recurrent layer sees for ``codes`` ``(batch,)``: ``(batch, features)``."""
-        return self._features(codes)
-
-    def _workspace(self, batch: int) -> _Workspace:
-        workspace = self._workspaces.pop(batch, None) or _Workspace(self, batch)
-        self._workspaces[batch] = workspace  # most recently used last
-        while len(self._workspaces) > _KEPT_WORKSPACES:
-            self._workspaces.popitem(last=False)
-        return workspace
-
-    def _probabilities(self, out: np.ndarray) -> np.ndarray:
-        out = out[:, : self.width]
-        return _softmax(out) if self.outputs_logits else out.copy()
-
-    # ------------------------------------------------------------------ public steps
-
-    def initial_states(self, batch: int) -> list[np.ndarray]:
-        """Zero states, as Keras starts every window."""
-        return [np.zeros((*size[:-1], batch, size[-1]), dtype=np.float32) for size in self.state_sizes]
 
     def step(self, codes: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed one code per sequence ``(batch,)``; return probabilities ``(batch, vocab)`` and new states.
