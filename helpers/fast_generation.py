@@ -1,4 +1,4 @@
-"""The generation step of :mod:`helpers.generation`, made about 2x faster; same interface.
+"""The generation step of :mod:`helpers.generation`, made some 2-3x faster; same interface.
 
 The pipeline and the command line use this module; notebook 06 teaches the plain one.
 :class:`Stepper` is a :class:`helpers.generation.Stepper` whose :meth:`~Stepper.step`,
