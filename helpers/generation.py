@@ -17,8 +17,8 @@ carried. The next code is then chosen from the probabilities the step gives:
 That is the order Hugging Face's ``generate`` applies them in. This module is the plain
 version, to read; :mod:`helpers.fast_generation` does the same step some 2-3x faster (one
 piece, 2 CPU cores) with the same interface, and the pipeline and the command line use that
-one. Neither module imports TensorFlow: they read the weights of a Keras model built by :mod:`helpers.models`
-(GRU or LSTM, scaled or embedding input).
+one. Neither module imports TensorFlow: they read the weights of a Keras model built by
+:mod:`helpers.models` (GRU or LSTM, scaled or embedding input).
 """
 
 from __future__ import annotations
