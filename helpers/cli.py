@@ -39,6 +39,7 @@ def _number(convert, accept, wanted: str):
 _positive = _number(int, lambda value: value >= 1, "a whole number >= 1")
 _positive_float = _number(float, lambda value: value > 0, "a number > 0")
 _fraction = _number(float, lambda value: 0 <= value < 1, "a number from 0 up to (not including) 1")
+_top_p = _number(float, lambda value: 0 < value <= 1, "a probability above 0 and at most 1")
 _seconds = _number(float, lambda value: value >= 0, "seconds >= 0 (0: no limit)")
 
 
@@ -115,6 +116,7 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--method", choices=["sample", "argmax"], default="sample", help="sample (default) or argmax (the chapter's)")
     group.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature > 0 (default 1.0)")
     group.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
+    group.add_argument("--top-p", type=_top_p, metavar="P", help="sample among the likeliest tokens that hold probability P together (nucleus, 0 < P <= 1; after temperature and top-k)")
     group.add_argument("--gen-seed", type=int, default=0, help="sampling seed: the same seed gives the same piece (default 0)")
     group.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: the run's held-out primer); "
                        "a run with the chapter's scaled input ignores it (see notebook 06)")
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--notes", type=_positive, default=200, help="notes per sampled piece (default 200)")
     evaluate.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default 1.0)")
     evaluate.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
+    evaluate.add_argument("--top-p", type=_top_p, metavar="P", help="sample among the likeliest tokens that hold probability P together (nucleus, 0 < P <= 1)")
     evaluate.add_argument("--gen-seed", type=int, default=0, help="sampling seed (default 0)")
     evaluate.add_argument("--weights", default="best", help="'best' checkpoint (default), 'final' model, or a checkpoint file")
     run = commands.add_parser("run", help="prepare, train and generate in one go",
@@ -378,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "evaluate":
             result = pipeline.evaluate_run(
                 args.run, pieces=args.pieces, samples=args.samples, n_notes=args.notes, temperature=args.temperature,
-                top_k=args.top_k, seed=args.gen_seed, weights=args.weights,
+                top_k=args.top_k, seed=args.gen_seed, weights=args.weights, top_p=args.top_p,
             )
             print(result)
         if args.command == "generate":
@@ -390,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             path, notes = pipeline.generate_piece(
                 run_dir, args.notes, args.method, args.temperature, args.top_k, args.gen_seed,
                 args.primer, args.rhythm, args.instrument,
-                weights=getattr(args, "weights", "best"), output=getattr(args, "output", None),
+                weights=getattr(args, "weights", "best"), output=getattr(args, "output", None), top_p=args.top_p,
             )
             print(f"wrote {config.relative(path)}: {len(notes):,} notes")
             formats = {None: (), "both": ("wav", "mp3")}.get(args.audio, (args.audio,))

@@ -7,7 +7,7 @@ Rhythms (the model predicts *which* notes; these decide *when*):
 ``"even"``
     The chapter's: every event ``(last offset - first offset) / number of offsets`` after the
     previous one, each a quarter note long — the rhythm of the data is thrown away, and
-    where the spacing is shorter than a quarter the notes overlap.
+    where the spacing is shorter than a quarter the notes overlap (:func:`helpers.chapter.even_rhythm`).
 ``"data"``
     The steps and durations of a real passage of the training data, event by event, so the
     piece keeps a real rhythm.
@@ -33,28 +33,6 @@ DEFAULT_VELOCITY = 80
 
 class ExportError(MusicGenError, ValueError):
     """Nothing sensible can be written (no notes, an unknown instrument, …)."""
-
-
-def chapter_step(data_offsets: Sequence[float]) -> float:
-    """The chapter's ``DifferentialOffset``: ``(max(offset) - min(offset)) / len(offset)``.
-
-    ``offset`` is every onset of the data, all pieces joined, each piece counted from 0.
-    """
-    data_offsets = np.asarray(data_offsets, dtype=float)
-    if data_offsets.size == 0:
-        raise ExportError("no offsets to space the notes by")
-    return float((data_offsets.max() - data_offsets.min()) / data_offsets.size)
-
-
-def even_rhythm(n_events: int, step: float, duration: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """The chapter's evenly spaced offsets: ``(offsets, durations)`` in quarter lengths.
-
-    Args:
-        n_events: how many events to place.
-        step: distance between onsets (see :func:`chapter_step`).
-        duration: length of every note (music21's default: one quarter).
-    """
-    return np.arange(n_events) * float(step), np.full(n_events, float(duration))
 
 
 def data_rhythm(events: pd.DataFrame, n_events: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:

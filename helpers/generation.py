@@ -2,38 +2,27 @@
 
 Explained in notebook 06 (and the GRU step itself in notebook 04).
 
-The chapter calls ``model.predict`` on the whole 100-step window for every new note: 100
-recurrent steps and a Keras call (about 40–75 ms on 2 CPU cores) to get one note. A recurrent
-network does not need that: its state after the window already summarises it. Here the
-trained weights are copied into NumPy, the primer is run through once, and each new note
-costs one step of each layer with the state carried — about 20 µs for the chapter's GRU, and
-32 pieces side by side about three times one piece.
+The chapter calls ``model.predict`` on the whole 100-step window for every new note (see
+:func:`helpers.chapter.generate_codes`). A recurrent network does not need that: its state
+after the window already summarises it. Here the trained weights are copied into NumPy, the
+primer is run through once, and each new note costs one step of each layer with the state
+carried. The next code is then chosen from the probabilities the step gives:
 
-How the step is made cheap (``benchmarks/`` measures it against the chapter's loop). At one
-piece the work is some 50,000 multiply-adds; the time goes into the *number* of NumPy calls,
-about 0.3 µs each. So :class:`Stepper` prepares the weights once and then runs a fixed
-sequence of calls on buffers allocated once per batch size:
+1. ``temperature`` divides the log-probabilities (below 1 sharpens, above 1 flattens);
+2. ``top_k`` keeps the ``k`` likeliest codes;
+3. ``top_p`` keeps the likeliest codes whose probabilities add up to ``p`` (the *nucleus*);
+4. one code is drawn from what is left (``method="sample"``), or the likeliest is taken
+   (``method="argmax"``, the chapter's choice).
 
-- the first layer's input projection ``x W + b`` is looked up in a table with one row per code
-  (the scaled input and the embedding both give one fixed vector per code);
-- each later layer does one matrix product on ``[x | h]`` against its kernel and recurrent
-  kernel stacked, all biases folded into one vector; the states of all layers lie side by
-  side in one array, so ``[x | h]`` is a view and nothing is copied;
-- the gates' signs are folded into the weights, so a sigmoid is ``1 / (1 + exp(a))`` in three
-  in-place calls; everything is float32, written in place (``out=``), one column per piece;
-- the final softmax is skipped: argmax and sampling work on the logits, sampling with one
-  uniform number per piece (inverse of the cumulative distribution, in blocks for a batch).
-
-The results are the same as Keras' up to float32 rounding (the tests compare with
-``model.predict``); :meth:`Stepper.reference_step` keeps the plain layer-by-layer version.
-
-This module needs no TensorFlow: it reads the weights of any Keras model built by
+That is the order Hugging Face's ``generate`` applies them in. This module is the plain
+version, to read; :mod:`helpers.fast_generation` does the same step some 2-3x faster (one
+piece, 2 CPU cores) with the same interface, and the pipeline and the command line use that
+one. Neither module imports TensorFlow: they read the weights of a Keras model built by
 :mod:`helpers.models` (GRU or LSTM, scaled or embedding input).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
@@ -41,14 +30,8 @@ import numpy as np
 from helpers.errors import DataError
 
 METHODS = ("sample", "argmax")
-#: Probabilities below this are taken as this when sampling from probabilities (log of 0).
+#: Probabilities below this are taken as this before their log is taken (log of 0).
 MIN_PROBABILITY = 1e-30
-#: Codes per block when a batch is sampled in two levels (blocks, then codes in the block).
-SAMPLE_BLOCK = 32
-#: Batch sizes whose buffers a :class:`Stepper` keeps ready.
-_KEPT_WORKSPACES = 4
-
-_F32 = np.float32
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -60,13 +43,16 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "softmax": _softmax,
     "relu": lambda x: np.maximum(x, 0.0),
     "tanh": np.tanh,
     "sigmoid": _sigmoid,
 }
+
+
+# ----------------------------------------------------------------------------- one step of a layer
 
 
 def gru_step(x: np.ndarray, h: np.ndarray, kernel, recurrent_kernel, bias, reset_after: bool = True) -> np.ndarray:
@@ -112,220 +98,48 @@ def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
     return o * np.tanh(c), c
 
 
-# ----------------------------------------------------------------------------- fused weights
+# ----------------------------------------------------------------------------- the model, step by step
 
 
-class _Recurrent:
-    """One recurrent layer, its weights rearranged for the fused step.
+def _activation(layer) -> Callable[[np.ndarray], np.ndarray]:
+    name = layer.get_config().get("activation", "linear")
+    if name not in ACTIVATIONS:
+        raise NotImplementedError(f"{layer.name}: activation {name!r} cannot be stepped")
+    return ACTIVATIONS[name]
 
-    ``x_part`` ``(features, width)``, ``h_part`` ``(units, width)`` and ``bias`` ``(width,)``
-    give the pre-activations ``a = x @ x_part + h @ h_part + bias`` of one step, in the layout
-    the step expects:
 
-    - GRU (``reset_after=True``): ``[x W_c + b_xc | -(z, r pre-activations) | h U_c + b_hc]``,
-      width ``4 * units``; the candidate needs ``x W_c`` and ``h U_c`` apart, since ``r``
-      multiplies the second only.
-    - LSTM: ``[-i | -f | -o | cell]``, width ``4 * units``.
+def _recurrent_weights(layer, weights: list[np.ndarray]) -> list[np.ndarray]:
+    config = layer.get_config()
+    if config.get("activation") != "tanh" or config.get("recurrent_activation") != "sigmoid":
+        raise NotImplementedError(f"{layer.name}: only tanh/sigmoid activations are supported")
+    if not config.get("use_bias", True):
+        raise NotImplementedError(f"{layer.name}: a recurrent layer without bias cannot be stepped")
+    return weights
 
-    The signs make ``sigmoid(a) = 1 / (1 + exp(-a))`` one ``exp`` of the stored number.
-    A GRU with ``reset_after=False`` is stepped by :func:`gru_step` itself (``fused=False``).
+
+def _layer_readers() -> list[tuple[type, Callable]]:
+    """Keras layer class → what one step of it does, as an op: ``reader(layer, weights, slot)``.
+
+    Imported here, not at the top: a model passed in has loaded Keras already, and importing
+    this module stays free of TensorFlow.
     """
+    import keras
 
-    def __init__(self, kind: str, weights: list[np.ndarray], units: int, reset_after: bool = True):
-        self.kind, self.units = kind, units
-        self.weights = weights  # float32, as Keras holds them
-        self.fused = kind == "lstm" or reset_after
-        self.reset_after = reset_after
-        if not self.fused:
-            return
-        kernel, recurrent, bias = (np.asarray(w, dtype=np.float64) for w in weights)
-        u = units
-        features = kernel.shape[0]
-        x_part = np.zeros((features, 4 * u))
-        h_part = np.zeros((u, 4 * u))
-        if kind == "gru":
-            bias_x, bias_h = bias
-            x_part[:, :u] = kernel[:, 2 * u :]
-            x_part[:, u : 3 * u] = -kernel[:, : 2 * u]
-            h_part[:, u : 3 * u] = -recurrent[:, : 2 * u]
-            h_part[:, 3 * u :] = recurrent[:, 2 * u :]
-            fused_bias = np.concatenate([bias_x[2 * u :], -(bias_x[: 2 * u] + bias_h[: 2 * u]), bias_h[2 * u :]])
-        else:  # Keras' order i, f, cell, o → [-i, -f, -o, cell]
-            order = [slice(0, u), slice(u, 2 * u), slice(3 * u, 4 * u), slice(2 * u, 3 * u)]
-            signs = [-1.0, -1.0, -1.0, 1.0]
-            fused_bias = np.zeros(4 * u)
-            for block, (source, sign) in enumerate(zip(order, signs)):
-                x_part[:, block * u : (block + 1) * u] = sign * kernel[:, source]
-                h_part[:, block * u : (block + 1) * u] = sign * recurrent[:, source]
-                fused_bias[block * u : (block + 1) * u] = sign * bias[source]
-        self.x_part, self.h_part, self.bias = x_part, h_part, fused_bias
-        # Transposed for the workspace, which keeps one column per piece.
-        self.stacked_t = np.ascontiguousarray(np.vstack([x_part, h_part]).T, dtype=_F32)  # columns: [x | h]
-        self.h_part_t = np.ascontiguousarray(h_part.T, dtype=_F32)
-        self.bias_t = fused_bias.astype(_F32)[:, None]
+    from helpers.models import ScaleCodes
 
-    def table(self, features: np.ndarray) -> np.ndarray:
-        """Input projections ``features @ x_part + bias`` ``(n_codes, width)`` of every code."""
-        return (features @ self.x_part + self.bias).astype(_F32)
-
-
-def _in_place(name: str) -> Callable[[np.ndarray], None]:
-    """An activation applied in place, for the head's buffers."""
-    if name == "relu":
-        return lambda x: np.maximum(x, 0.0, out=x)
-    if name == "tanh":
-        return lambda x: np.tanh(x, out=x)
-    if name == "sigmoid":
-        return lambda x: np.copyto(x, _sigmoid(x))
-    if name == "softmax":
-        return lambda x: np.copyto(x, _softmax(x))
-    return lambda x: None
-
-
-class _Workspace:
-    """Buffers for one batch size, and the fused step bound to them.
-
-    The recurrent layers work *transposed*, one column per piece: ``states`` holds every
-    layer's ``h`` stacked ``(sum of units, batch)``, so that a layer's ``[x | h]`` is a block
-    of rows (a view, nothing copied) and every gate is a contiguous block of rows, where
-    NumPy's vectorised loops apply (column slices of a ``(batch, units)`` array are strided
-    and several times slower). LSTM cells are kept apart. ``step(codes)`` returns the output
-    buffer ``(batch, width)`` (logits when the model ends in a softmax), valid until the next
-    call.
-    """
-
-    def __init__(self, stepper: "Stepper", batch: int):
-        self.batch = batch
-        units = [layer.units for layer in stepper.recurrent]
-        starts = np.concatenate([[0], np.cumsum(units)]).astype(int)
-        self.states = np.zeros((int(starts[-1]), batch), dtype=_F32)
-        self.h = [self.states[starts[k] : starts[k + 1]] for k in range(len(units))]
-        self.cells = [
-            np.zeros((layer.units, batch), dtype=_F32) if layer.kind == "lstm" else None for layer in stepper.recurrent
-        ]
-        self.layer_steps = []
-        for k, layer in enumerate(stepper.recurrent):
-            if k == 0:
-                source = None  # from the table, or from the codes' features
-            else:
-                source = self.states[starts[k - 1] : starts[k + 1]] if layer.fused else self.h[k - 1]
-            self.layer_steps.append(self._bind(stepper, k, layer, source))
-        x = self.h[-1].T  # (batch, units), a transposed view: matmul reads it as it is
-        self.head_steps = []
-        for weight, bias, activation in stepper.head:
-            out = np.empty((batch, weight.shape[1]), dtype=_F32)
-            self.head_steps.append(self._bind_dense(x, weight, bias, _in_place(activation), out))
-            x = out
-        self.out = x if stepper.head else np.empty((batch, units[-1]), dtype=_F32)
-        self.copy_out = not stepper.head  # no head: the output is the last state, copied
-
-    def _bind(self, stepper: "Stepper", k: int, layer: _Recurrent, source):
-        matmul, add, exp, reciprocal = np.matmul, np.add, np.exp, np.reciprocal
-        multiply, subtract, tanh = np.multiply, np.subtract, np.tanh
-        one = _F32(1.0)
-        h, u, batch = self.h[k], layer.units, self.batch
-        if not layer.fused:  # a GRU with reset_after=False: the plain step
-            kernel, recurrent, bias = layer.weights
-            features = stepper.features
-
-            def plain(codes):
-                x = features(codes) if source is None else source.T
-                h[...] = gru_step(x, h.T, kernel, recurrent, bias, reset_after=False).T
-
-            return plain
-        a = np.empty((4 * u, batch), dtype=_F32)
-        table = stepper.table if k == 0 else None
-        weight = layer.h_part_t if k == 0 else layer.stacked_t
-        matrix_in = h if k == 0 else source
-        bias = layer.bias_t
-        if layer.kind == "gru":
-            xc, gates, z, r, hc = a[:u], a[u : 3 * u], a[u : 2 * u], a[2 * u : 3 * u], a[3 * u :]
-
-            def gru(codes):
-                matmul(weight, matrix_in, out=a)
-                add(a, table[codes].T if table is not None else bias, out=a)
-                exp(gates, out=gates)  # sigmoid: the signs are in the weights
-                add(gates, one, out=gates)
-                reciprocal(gates, out=gates)  # z and r
-                multiply(r, hc, out=hc)
-                add(hc, xc, out=hc)
-                tanh(hc, out=hc)  # the candidate
-                subtract(h, hc, out=xc)
-                multiply(xc, z, out=xc)
-                add(hc, xc, out=h)  # h = z * h + (1 - z) * candidate
-
-            return gru
-        c = self.cells[k]
-        gates, i, f, o, cell = a[: 3 * u], a[:u], a[u : 2 * u], a[2 * u : 3 * u], a[3 * u :]
-
-        def lstm(codes):
-            matmul(weight, matrix_in, out=a)
-            add(a, table[codes].T if table is not None else bias, out=a)
-            exp(gates, out=gates)
-            add(gates, one, out=gates)
-            reciprocal(gates, out=gates)  # i, f, o
-            tanh(cell, out=cell)
-            multiply(f, c, out=c)
-            multiply(i, cell, out=cell)
-            add(c, cell, out=c)
-            tanh(c, out=i)
-            multiply(o, i, out=h)
-
-        return lstm
-
-    @staticmethod
-    def _bind_dense(x, weight, bias, activation, out):
-        matmul, add = np.matmul, np.add
-
-        def dense():
-            matmul(x, weight, out=out)
-            add(out, bias, out=out)
-            activation(out)
-
-        return dense
-
-    def reset(self) -> None:
-        """Zero states, as Keras starts every window."""
-        self.states.fill(0.0)
-        for c in self.cells:
-            if c is not None:
-                c.fill(0.0)
-
-    def advance(self, codes: np.ndarray) -> None:
-        """One step of every recurrent layer, without the head."""
-        for layer_step in self.layer_steps:
-            layer_step(codes)
-
-    def step(self, codes: np.ndarray) -> np.ndarray:
-        """One step; returns the output buffer ``(batch, width)``."""
-        for layer_step in self.layer_steps:
-            layer_step(codes)
-        for head_step in self.head_steps:
-            head_step()
-        if self.copy_out:
-            self.out[...] = self.h[-1].T
-        return self.out
-
-    def run_primer(self, primer: np.ndarray) -> np.ndarray:
-        """Zero the states, run ``primer`` ``(batch, steps)``; returns the output after it."""
-        self.reset()
-        for t in range(primer.shape[1] - 1):
-            self.advance(primer[:, t])
-        return self.step(primer[:, -1])
-
-    def load(self, states: list[np.ndarray], stepper: "Stepper") -> None:
-        for k, (state, layer) in enumerate(zip(states, stepper.recurrent)):
-            if layer.kind == "lstm":
-                self.h[k][...] = np.asarray(state[0]).T
-                self.cells[k][...] = np.asarray(state[1]).T
-            else:
-                self.h[k][...] = np.asarray(state).T
-
-    def dump(self, stepper: "Stepper") -> list[np.ndarray]:
-        return [
-            np.stack([self.h[k].T, self.cells[k].T]) if layer.kind == "lstm" else self.h[k].T.copy()
-            for k, layer in enumerate(stepper.recurrent)
-        ]
+    layers = keras.layers
+    return [
+        (layers.InputLayer, lambda layer, weights, slot: None),
+        (layers.Dropout, lambda layer, weights, slot: None),  # does nothing at generation time
+        (ScaleCodes, lambda layer, weights, slot: ("scale", float(layer.vocab_size))),
+        (layers.Embedding, lambda layer, weights, slot: ("embed", weights[0])),
+        (layers.GRU, lambda layer, weights, slot: (
+            "gru", slot, _recurrent_weights(layer, weights), bool(layer.get_config().get("reset_after", True)))),
+        (layers.LSTM, lambda layer, weights, slot: ("lstm", slot, _recurrent_weights(layer, weights))),
+        (layers.Dense, lambda layer, weights, slot: (
+            "dense", weights[0], weights[1] if len(weights) > 1 else 0.0, _activation(layer))),
+        (layers.Activation, lambda layer, weights, slot: ("activation", _activation(layer))),
+    ]
 
 
 class Stepper:
@@ -336,51 +150,38 @@ class Stepper:
     >>> probs, states = stepper.step(codes, states)  # codes: (batch,), one new note each
 
     States are float32: per GRU layer ``(batch, units)``, per LSTM layer ``(2, batch, units)``
-    (``h`` and ``c``). See the module docstring for how a step is made cheap.
+    (``h`` and ``c``). The layers become a list of *ops* (``("gru", slot, weights,
+    reset_after)``, ``("dense", weight, bias, activation)``, …) that :meth:`step` runs in order.
+
+    Attributes:
+        width: codes the model scores (its output width).
+        n_codes: codes the model takes as input (its vocabulary).
     """
 
     def __init__(self, model):
+        readers = _layer_readers()
         self.ops: list[tuple] = []
         self.state_sizes: list[tuple[int, ...]] = []
         for layer in model.layers:
-            kind = type(layer).__name__
+            reader = next((read for cls, read in readers if isinstance(layer, cls)), None)
+            if reader is None:
+                raise NotImplementedError(f"layer {layer.name} ({type(layer).__name__}) cannot be stepped")
             weights = [np.asarray(w, dtype=np.float32) for w in layer.get_weights()]
-            config = layer.get_config()
-            if kind in ("InputLayer", "Dropout"):
-                continue  # dropout does nothing at generation time
-            if kind == "ScaleCodes":
-                self.ops.append(("scale", float(layer.vocab_size)))
-            elif kind == "Embedding":
-                self.ops.append(("embed", weights[0]))
-            elif kind in ("GRU", "LSTM"):
-                if config.get("activation") != "tanh" or config.get("recurrent_activation") != "sigmoid":
-                    raise NotImplementedError(f"{layer.name}: only tanh/sigmoid activations are supported")
-                if not config.get("use_bias", True):
-                    raise NotImplementedError(f"{layer.name}: a recurrent layer without bias cannot be stepped")
-                if kind == "GRU":
-                    self.ops.append(("gru", len(self.state_sizes), weights, bool(config.get("reset_after", True))))
-                    self.state_sizes.append((layer.units,))
-                else:
-                    self.ops.append(("lstm", len(self.state_sizes), weights))
-                    self.state_sizes.append((2, layer.units))
-            elif kind == "Dense":
-                self.ops.append(("dense", weights[0], weights[1] if len(weights) > 1 else 0.0, _activation(config)))
-            elif kind == "Activation":
-                self.ops.append(("activation", _activation(config)))
-            else:
-                raise NotImplementedError(f"layer {layer.name} ({kind}) cannot be stepped")
+            op = reader(layer, weights, len(self.state_sizes))
+            if op is None:
+                continue
+            if op[0] in ("gru", "lstm"):
+                units = weights[1].shape[0]
+                self.state_sizes.append((units,) if op[0] == "gru" else (2, units))
+            self.ops.append(op)
         if not self.state_sizes:
             raise ValueError("the model has no recurrent layer")
-        self._prepare()
-        self._workspaces: OrderedDict[int, _Workspace] = OrderedDict()
+        self._check_layout()
 
-    # ------------------------------------------------------------------ preparation
-
-    def _prepare(self) -> None:
-        """Split the ops into input, recurrent layers and head; build the first layer's table."""
+    def _check_layout(self) -> None:
         names = [op[0] for op in self.ops]
-        first = names.index("gru") if "gru" in names else names.index("lstm")
-        last = max(i for i, name in enumerate(names) if name in ("gru", "lstm"))
+        recurrent = [i for i, name in enumerate(names) if name in ("gru", "lstm")]
+        first, last = recurrent[0], recurrent[-1]
         if names[:first] not in (["scale"], ["embed"]):
             raise NotImplementedError(
                 "the model must start with a ScaleCodes or Embedding layer before its first recurrent layer"
@@ -388,69 +189,13 @@ class Stepper:
         between = [name for name in names[first : last + 1] if name not in ("gru", "lstm")]
         if between:
             raise NotImplementedError(f"layers between recurrent layers cannot be stepped: {between}")
+        head = [op for op in self.ops[last + 1 :] if op[0] == "dense"]
+        self.width = head[-1][1].shape[1] if head else self.state_sizes[-1][-1]
         source = self.ops[0]
-        self.recurrent: list[_Recurrent] = []
-        for op in self.ops[first : last + 1]:
-            if op[0] == "gru":
-                self.recurrent.append(_Recurrent("gru", op[2], op[2][1].shape[0], reset_after=op[3]))
-            else:
-                self.recurrent.append(_Recurrent("lstm", op[2], op[2][1].shape[0]))
-        # The head: Dense/Activation ops; a final softmax is left out (sampling uses logits).
-        head_ops = [list(op) for op in self.ops[last + 1 :]]
-        self.outputs_logits = False
-        if head_ops and head_ops[-1][0] == "activation" and head_ops[-1][1] is _softmax:
-            head_ops.pop()
-            self.outputs_logits = True
-        elif head_ops and head_ops[-1][0] == "dense" and head_ops[-1][3] is _softmax:
-            head_ops[-1][3] = _ACTIVATIONS["linear"]
-            self.outputs_logits = True
-        self.head: list[tuple[np.ndarray, np.ndarray, str]] = []
-        for op in head_ops:
-            if op[0] == "dense":
-                weight = np.asarray(op[1], dtype=_F32)
-                bias = np.broadcast_to(np.asarray(op[2], dtype=_F32), (weight.shape[1],)).copy()
-                self.head.append((weight, bias, _activation_name(op[3])))
-            elif self.head:  # an activation after a Dense: apply it to that Dense's output
-                weight, bias, name = self.head[-1]
-                if name != "linear":
-                    raise NotImplementedError("two activations in a row cannot be stepped")
-                self.head[-1] = (weight, bias, _activation_name(op[1]))
-            else:
-                raise NotImplementedError("an activation right after the last recurrent layer cannot be stepped")
-        self.width = self.head[-1][0].shape[1] if self.head else self.recurrent[-1].units
-        if self.outputs_logits and self.width % SAMPLE_BLOCK:
-            # Pad the logits to whole sampling blocks with -inf: probability 0, never picked.
-            weight, bias, name = self.head[-1]
-            padding = -self.width % SAMPLE_BLOCK
-            weight = np.pad(weight, ((0, 0), (0, padding)))
-            bias = np.concatenate([bias, np.full(padding, -np.inf, dtype=_F32)])
-            self.head[-1] = (weight, bias, name)
-        # Codes → first-layer inputs: one row per code.
-        if source[0] == "scale":
-            self.n_codes = int(round(source[1]))
-            self.n_codes = max(self.n_codes, self.width)
-            scale = np.float32(source[1])
-            self._features = lambda codes: (np.asarray(codes).astype(_F32) / scale)[:, None]
-        else:
-            embedding = source[1]
-            self.n_codes = embedding.shape[0]
-            self._features = lambda codes: embedding[np.asarray(codes)]
-        all_features = self._features(np.arange(self.n_codes)).astype(np.float64)
-        first_layer = self.recurrent[0]
-        self.table = first_layer.table(all_features) if first_layer.fused else None
+        self.n_codes = max(int(round(source[1])), self.width) if source[0] == "scale" else source[1].shape[0]
 
-    def features(self, codes: np.ndarray) -> np.ndarray:
-        """What the first recurrent layer sees for ``codes`` ``(batch,)``: ``(batch, features)``."""
-        return self._features(codes)
-
-    def _workspace(self, batch: int) -> _Workspace:
-        workspace = self._workspaces.pop(batch, None) or _Workspace(self, batch)
-        self._workspaces[batch] = workspace  # most recently used last
-        while len(self._workspaces) > _KEPT_WORKSPACES:
-            self._workspaces.popitem(last=False)
-        return workspace
-
-    def _check_codes(self, codes: np.ndarray, what: str) -> np.ndarray:
+    def check_codes(self, codes: np.ndarray, what: str = "codes") -> np.ndarray:
+        """``codes`` as an integer array, checked to lie in the model's vocabulary ``0..n_codes - 1``."""
         codes = np.asarray(codes)
         if codes.dtype.kind == "f" and codes.size and np.array_equal(codes, np.round(codes)):
             codes = codes.astype(np.int64)
@@ -463,48 +208,16 @@ class Stepper:
             )
         return codes.astype(np.intp, copy=False)
 
-    def _probabilities(self, out: np.ndarray) -> np.ndarray:
-        out = out[:, : self.width]
-        return _softmax(out) if self.outputs_logits else out.copy()
-
-    # ------------------------------------------------------------------ public steps
-
     def initial_states(self, batch: int) -> list[np.ndarray]:
         """Zero states, as Keras starts every window."""
         return [np.zeros((*size[:-1], batch, size[-1]), dtype=np.float32) for size in self.state_sizes]
 
     def step(self, codes: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Feed one code per sequence ``(batch,)``; return probabilities ``(batch, vocab)`` and new states.
+        """Feed one code per sequence ``(batch,)``; return probabilities ``(batch, width)`` and new states.
 
         The states passed in are not changed.
         """
-        codes = self._check_codes(np.atleast_1d(codes), "codes")
-        workspace = self._workspace(codes.shape[0])
-        workspace.load(states, self)
-        with np.errstate(over="ignore"):  # exp overflowing to inf is a sigmoid of 0: fine
-            out = workspace.step(codes)
-        return self._probabilities(out), workspace.dump(self)
-
-    def warm_up(self, primer: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Run a primer ``(batch, steps)`` through the network from zero states.
-
-        Returns the probabilities for the note after the primer, and the states there.
-        """
-        primer = np.atleast_2d(np.asarray(primer))
-        if primer.shape[1] == 0:
-            raise DataError("the primer is empty: give at least one code")
-        primer = self._check_codes(primer, "primer")
-        workspace = self._workspace(primer.shape[0])
-        with np.errstate(over="ignore"):
-            out = workspace.run_primer(primer)
-        return self._probabilities(out), workspace.dump(self)
-
-    def reference_step(self, codes: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The same step as :meth:`step`, layer by layer with :func:`gru_step` and :func:`lstm_step`.
-
-        Slower and plain; kept to check the fused step against (the tests do).
-        """
-        codes = np.asarray(codes)
+        codes = self.check_codes(np.atleast_1d(codes))
         x: np.ndarray = codes
         states = list(states)
         for op in self.ops:
@@ -523,115 +236,61 @@ class Stepper:
                 x = h
             elif name == "dense":
                 x = op[3](x @ op[1] + op[2])
-            else:
+            else:  # an activation
                 x = op[1](x)
         return x, states
 
+    def warm_up(self, primer: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Run a primer ``(batch, steps)`` through the network from zero states.
 
-def _activation(config: dict) -> Callable[[np.ndarray], np.ndarray]:
-    name = config.get("activation", "linear")
-    if name not in _ACTIVATIONS:
-        raise NotImplementedError(f"activation {name!r} cannot be stepped")
-    return _ACTIVATIONS[name]
+        Returns the probabilities for the note after the primer, and the states there.
+        """
+        primer = np.atleast_2d(np.asarray(primer))
+        if primer.shape[1] == 0:
+            raise DataError("the primer is empty: give at least one code")
+        primer = self.check_codes(primer, "primer")
+        states = self.initial_states(primer.shape[0])
+        for t in range(primer.shape[1]):
+            probs, states = self.step(primer[:, t], states)
+        return probs, states
 
 
-def _activation_name(function: Callable) -> str:
-    return next(name for name, candidate in _ACTIVATIONS.items() if candidate is function)
+def as_stepper(model_or_stepper) -> Stepper:
+    """A :class:`Stepper` as it is, or a Keras model copied into one (once; reuse it for many pieces)."""
+    return model_or_stepper if isinstance(model_or_stepper, Stepper) else Stepper(model_or_stepper)
 
 
-# ----------------------------------------------------------------------------- choosing codes
+# ----------------------------------------------------------------------------- choosing the next code
 
 
-class _Chooser:
-    """Picks one code per row of a ``(batch, width)`` buffer of logits or probabilities.
+def check_choice(method: str, temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise a ValueError naming the first setting of :func:`choose_next` that is out of range."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}: expected one of {', '.join(METHODS)}")
+    if method == "sample" and not temperature > 0:
+        raise ValueError(f"temperature={temperature}: must be > 0 (use method='argmax' for 0)")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k={top_k}: must be at least 1")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p={top_p}: must lie in (0, 1]")
 
-    Sampling draws one uniform number per row and inverts the cumulative distribution of
-    ``softmax(logits / temperature)``; a code of probability 0 (cut by ``top_k``, or padding)
-    is never picked. One row is inverted with ``cumsum`` and ``searchsorted``; a batch in two
-    levels — sums of blocks of :data:`SAMPLE_BLOCK` codes, then the codes of the chosen block —
-    since ``cumsum`` along rows costs about 3 ns a number in NumPy.
 
-    Args:
-        width: the number of codes.
-        logits: the buffers passed in are logits padded with ``-inf`` to whole blocks
-            (what :class:`Stepper` gives), else probabilities ``(batch, width)``.
+def keep_top_p(weights: np.ndarray, top_p: float) -> np.ndarray:
+    """Zero all but the nucleus of each row of ``weights`` ``(batch, vocab)`` (non-negative, any sum).
+
+    Going from the likeliest code down, codes are kept while the share of the row already
+    kept is below ``top_p``: the fewest codes whose probabilities add up to ``top_p``. Codes
+    tied with the last one kept are kept too (as :func:`choose_next`'s ``top_k`` keeps ties).
+
+    >>> keep_top_p(np.array([[0.4, 0.3, 0.2, 0.1]]), 0.5).tolist()
+    [[0.4, 0.3, 0.0, 0.0]]
     """
-
-    def __init__(self, batch: int, width: int, method: str, temperature: float, top_k: int | None, logits: bool):
-        if method not in METHODS:
-            raise ValueError(f"method={method!r}: expected one of {', '.join(METHODS)}")
-        if method == "sample" and not temperature > 0:
-            raise ValueError(f"temperature={temperature}: must be > 0 (use method='argmax' for 0)")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k={top_k}: must be at least 1")
-        self.method, self.logits = method, logits
-        self.batch, self.width = batch, width
-        self.scale = 1.0 / float(temperature) if method == "sample" else 1.0
-        self.top_k = top_k if top_k is not None and top_k < width else None
-        if method == "argmax":
-            return
-        blocks = -(-width // SAMPLE_BLOCK)
-        self.padded = np.zeros((batch, blocks * SAMPLE_BLOCK), dtype=_F32)  # padding: weight 0
-        self.weights = self.padded if logits else self.padded[:, :width]
-        self.maxima = np.empty((batch, 1), dtype=_F32)
-        if batch == 1:
-            self.cumulative = np.empty(self.weights.shape[1], dtype=np.float64)
-        else:
-            self.blocks3 = self.padded.reshape(batch, blocks, SAMPLE_BLOCK)
-            self.block_sums = np.empty((batch, blocks), dtype=_F32)
-            self.block_cumulative = np.zeros((batch, blocks + 1), dtype=np.float64)  # column 0 stays 0
-            self.rows = np.arange(batch)
-            self.triangle = np.triu(np.ones((SAMPLE_BLOCK, SAMPLE_BLOCK), dtype=_F32))  # x @ it: cumsum of x
-
-    def __call__(self, out: np.ndarray, uniforms: np.ndarray | None) -> np.ndarray:
-        """Codes ``(batch,)`` for ``out``; ``uniforms`` ``(batch,)`` in [0, 1) when sampling."""
-        if self.method == "argmax":
-            return out.argmax(axis=1)
-        w = self.weights
-        if self.logits:
-            np.max(out, axis=1, keepdims=True, out=self.maxima)
-            np.subtract(out, self.maxima, out=w)
-        else:  # probabilities: their logs are logits
-            np.maximum(out, MIN_PROBABILITY, out=w)
-            np.log(w, out=w)
-            np.subtract(w, w.max(axis=1, keepdims=True), out=w)
-        if self.scale != 1.0:
-            np.multiply(w, self.scale, out=w)
-        if self.top_k is not None:
-            kth = w.shape[1] - self.top_k
-            cutoff = np.partition(w, kth, axis=1)[:, kth : kth + 1]
-            np.copyto(w, -np.inf, where=w < cutoff)
-        np.exp(w, out=w)
-        if self.batch == 1:
-            cumulative = np.cumsum(w[0], dtype=np.float64, out=self.cumulative)
-            code = int(cumulative.searchsorted(uniforms[0] * cumulative[-1], side="right"))
-            if code >= self.width:  # only if rounding put the draw on the total
-                code = int(np.flatnonzero(w[0])[-1])
-            return np.array([code])
-        return self._sample_batch(uniforms)
-
-    def _sample_batch(self, uniforms: np.ndarray) -> np.ndarray:
-        sums, cumulative, rows = self.block_sums, self.block_cumulative, self.rows
-        np.sum(self.blocks3, axis=2, out=sums)
-        np.cumsum(sums, axis=1, out=cumulative[:, 1:])
-        draws = uniforms * cumulative[:, -1]
-        block = (cumulative[:, 1:] <= draws[:, None]).sum(axis=1)
-        overflow = block >= sums.shape[1]
-        np.minimum(block, sums.shape[1] - 1, out=block)
-        rest = draws - cumulative[rows, block]  # >= 0: cumulative[block] <= draw
-        inner = self.blocks3[rows, block] @ self.triangle  # running sums in the block, as a product
-        index = (inner <= rest[:, None]).sum(axis=1)
-        overflow |= index >= SAMPLE_BLOCK
-        np.minimum(index, SAMPLE_BLOCK - 1, out=index)
-        codes = block * SAMPLE_BLOCK + index
-        overflow |= self.weights[rows, codes] == 0  # a product's rounding is not monotone: be sure
-        if overflow.any():  # rounding put a draw past its block: do those rows in one level
-            for row in np.flatnonzero(overflow):
-                weights = self.weights[row].astype(np.float64)
-                total = np.cumsum(weights)
-                code = int(total.searchsorted(uniforms[row] * total[-1], side="right"))
-                codes[row] = code if code < self.width else int(np.flatnonzero(weights)[-1])
-        return codes
+    ordered = -np.sort(-weights, axis=1)  # each row from the likeliest down
+    cumulative = np.cumsum(ordered, axis=1, dtype=np.float64)
+    before = cumulative - ordered  # the share kept before each code, times the row's sum
+    count = (before < top_p * cumulative[:, -1:]).sum(axis=1)  # at least 1: before[:, 0] is 0
+    threshold = ordered[np.arange(len(ordered)), count - 1]
+    return np.where(weights >= threshold[:, None], weights, 0)
 
 
 def choose_next(
@@ -640,25 +299,40 @@ def choose_next(
     method: str = "sample",
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
 ) -> np.ndarray:
     """Pick one code per row of ``probs`` ``(batch, vocab)``.
 
     Args:
         method: ``"argmax"`` (the chapter: always the likeliest) or ``"sample"``.
         temperature: sampling sharpness; below 1 favours likely notes, above 1 flattens.
-        top_k: sample only among the ``k`` likeliest codes.
+        top_k: sample only among the ``k`` likeliest codes (ties with the k-th are kept).
+        top_p: sample only among the likeliest codes that together hold probability ``top_p``
+            in (0, 1] (nucleus sampling; 1 cuts nothing), after ``temperature`` and ``top_k``.
 
-    Sampling draws ``rng.random((batch, 1))``: one uniform number per row.
+    Sampling draws ``rng.random((batch, 1))``: one uniform number per row, turned into a code
+    by the inverse of the cumulative distribution.
     """
-    probs = np.atleast_2d(np.asarray(probs, dtype=_F32))
-    chooser = _Chooser(probs.shape[0], probs.shape[1], method, temperature, top_k, logits=False)
-    uniforms = rng.random((probs.shape[0], 1))[:, 0] if method == "sample" else None
-    return chooser(probs, uniforms)
+    check_choice(method, temperature, top_k, top_p)
+    probs = np.atleast_2d(np.asarray(probs, dtype=np.float64))
+    if method == "argmax":
+        return probs.argmax(axis=1)
+    uniforms = rng.random((probs.shape[0], 1))
+    logits = np.log(np.maximum(probs, MIN_PROBABILITY)) / temperature  # 1. temperature
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax, not yet divided by its sum
+    if top_k is not None and top_k < weights.shape[1]:  # 2. top-k
+        kth = np.sort(weights, axis=1)[:, -top_k]
+        weights[weights < kth[:, None]] = 0.0
+    if top_p is not None and top_p < 1:  # 3. top-p
+        weights = keep_top_p(weights, top_p)
+    cumulative = np.cumsum(weights, axis=1)  # 4. draw
+    codes = (cumulative <= uniforms * cumulative[:, -1:]).sum(axis=1)
+    for row in np.flatnonzero(codes >= weights.shape[1]):  # only if rounding put a draw on the total
+        codes[row] = np.flatnonzero(weights[row])[-1]
+    return codes
 
 
-def as_stepper(model_or_stepper) -> "Stepper":
-    """A :class:`Stepper` as it is, or a Keras model copied into one (once; reuse it for many pieces)."""
-    return model_or_stepper if isinstance(model_or_stepper, Stepper) else Stepper(model_or_stepper)
+# ----------------------------------------------------------------------------- a piece
 
 
 def generate_codes(
@@ -669,6 +343,7 @@ def generate_codes(
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int | None = None,
+    top_p: float | None = None,
 ) -> np.ndarray:
     """Continue a primer by ``n_notes`` codes, one recurrent step per note.
 
@@ -676,7 +351,7 @@ def generate_codes(
         model_or_stepper: a Keras model from :mod:`helpers.models` or a :class:`Stepper`.
         primer: codes ``(steps,)`` for one piece, or ``(batch, steps)`` for several at once.
         n_notes: how many codes to generate (the chapter: 500).
-        method, temperature, top_k: see :func:`choose_next`.
+        method, temperature, top_k, top_p: see :func:`choose_next`.
         seed: the same seed gives the same piece.
 
     Returns:
@@ -684,36 +359,14 @@ def generate_codes(
     """
     if n_notes < 0:
         raise ValueError(f"n_notes={n_notes}: must be >= 0")
+    check_choice(method, temperature, top_k, top_p)
     stepper = as_stepper(model_or_stepper)
     single = np.ndim(primer) == 1
-    primer = np.atleast_2d(np.asarray(primer))
-    if primer.shape[1] == 0:
-        raise DataError("the primer is empty: give at least one code")
-    primer = stepper._check_codes(primer, "primer")
-    batch = primer.shape[0]
-    workspace = stepper._workspace(batch)
-    chooser = _Chooser(batch, stepper.width, method, temperature, top_k, stepper.outputs_logits)
     rng = np.random.default_rng(seed)
-    # The same numbers as one rng.random((batch, 1)) per note, drawn at once.
-    uniforms = rng.random((n_notes, batch)) if method == "sample" else [None] * n_notes
-    out = np.empty((batch, n_notes), dtype=np.int32)
-    with np.errstate(over="ignore"):  # exp overflowing to inf is a sigmoid of 0: fine
-        logits = workspace.run_primer(primer)
-        for t in range(n_notes):
-            codes = chooser(logits, uniforms[t])
-            out[:, t] = codes
-            if t + 1 < n_notes:
-                logits = workspace.step(codes)
-    return out[0] if single else out
-
-
-def chapter_generate_codes(model, primer: np.ndarray, n_notes: int = 500) -> np.ndarray:
-    """The chapter's generation loop, kept for comparison: ``model.predict`` on the whole
-    sliding window for every note, argmax. Slow by design; see :func:`generate_codes`."""
-    pattern = np.asarray(primer, dtype=np.int32).copy()
-    out = np.empty(n_notes, dtype=np.int32)
+    probs, states = stepper.warm_up(np.atleast_2d(primer))
+    out = np.empty((probs.shape[0], n_notes), dtype=np.int32)
     for t in range(n_notes):
-        probs = model.predict(pattern[None, :], verbose=0)
-        out[t] = int(np.argmax(probs))
-        pattern = np.append(pattern[1:], out[t])
-    return out
+        out[:, t] = codes = choose_next(probs, rng, method, temperature, top_k, top_p)
+        if t + 1 < n_notes:
+            probs, states = stepper.step(codes, states)
+    return out[0] if single else out

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config, distribute, export, midi_io, midi_reader, midilike, sequences, tokens
+from helpers import chapter, config, distribute, export, midi_io, midi_reader, midilike, sequences, tokens
 from helpers.errors import DataError
 from helpers.runs import Run, RunError, folder_record
 from helpers.tokens import Vocabulary
@@ -128,7 +128,7 @@ def corpus_to_primer(corpus: Corpus, pieces: list[str], seq_length: int) -> dict
     if corpus.key_shifts:
         primer["key_shift"] = corpus.key_shifts[primer["source"]]
     if "step" in corpus.events:
-        primer["even_step"] = export.chapter_step(corpus.events["offset"])
+        primer["even_step"] = chapter.even_step(corpus.events["offset"])
     return primer
 
 
@@ -284,6 +284,7 @@ def generate_piece(
     instrument: str | int = "Piano",
     weights: str | Path = "best",
     output: Path | str | None = None,
+    top_p: float | None = None,
 ) -> tuple[Path, pd.DataFrame]:
     """Generate a piece from a run folder and write it as MIDI; return ``(path, notes)``.
 
@@ -304,7 +305,7 @@ def generate_piece(
         primer = primer_from_midi(primer_midi, seq_length, vocab.encoding, settings.get("normalise_keys", False))
     else:
         primer = run.primer
-    notes = generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm)
+    notes = generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm, top_p=top_p)
     if primer.get("key_shift"):  # a run on normalised keys: back to the primer's own key
         notes = notes.assign(pitch=notes["pitch"] - primer["key_shift"])
         notes = notes[notes["pitch"].between(0, 127)].reset_index(drop=True)
@@ -330,30 +331,34 @@ def generate_notes(
     seed: int | None = 0,
     rhythm: str = "data",
     batch: int | None = None,
+    top_p: float | None = None,
 ) -> pd.DataFrame | list[pd.DataFrame]:
     """New notes from a model and a primer (``primer.json``'s dict), for any token encoding.
 
     Chord tokens (``voiced``, ``chapter``) give ``n_notes`` events placed by ``rhythm``
     (``"data"``: the primer's passage; ``"even"``: the chapter's spacing). MIDI-like tokens
     carry their own timing (``rhythm`` is not used): see :func:`generate_midilike_notes`.
-    With ``batch``, that many pieces from the same primer, returned as a list.
+    With ``batch``, that many pieces from the same primer, returned as a list. ``method``,
+    ``temperature``, ``top_k``, ``top_p``: see :func:`helpers.generation.choose_next`.
     """
-    from helpers import generation
+    from helpers import fast_generation
 
-    stepper = generation.as_stepper(model_or_stepper)
+    stepper = fast_generation.as_stepper(model_or_stepper)
     primer_codes = vocab.encode(primer["tokens"], unknown="nearest")
     if vocab.encoding == midilike.ENCODING:
-        return generate_midilike_notes(stepper, vocab, primer_codes, n_notes, method, temperature, top_k, seed, batch)
+        return generate_midilike_notes(
+            stepper, vocab, primer_codes, n_notes, method, temperature, top_k, seed, batch, top_p=top_p
+        )
     if rhythm == "data":
         rhythm_events = pd.DataFrame({"step": primer["steps"], "duration": primer["durations"]})
         offsets, durations = export.data_rhythm(rhythm_events, n_notes, start=len(primer["tokens"]))
     elif rhythm == "even":
-        step = primer.get("even_step") or export.chapter_step(np.cumsum(primer["steps"]))
-        offsets, durations = export.even_rhythm(n_notes, step)
+        step = primer.get("even_step") or chapter.even_step(np.cumsum(primer["steps"]))
+        offsets, durations = chapter.even_rhythm(n_notes, step)
     else:
         raise ValueError(f"rhythm={rhythm!r}: expected one of {', '.join(export.RHYTHMS)}")
     primers = np.repeat(primer_codes[None, :], batch or 1, axis=0)
-    codes = generation.generate_codes(stepper, primers, n_notes, method, temperature, top_k, seed)
+    codes = fast_generation.generate_codes(stepper, primers, n_notes, method, temperature, top_k, seed, top_p=top_p)
     pieces = [export.tokens_to_notes(vocab.decode(row), offsets, durations) for row in codes]
     return pieces if batch else pieces[0]
 
@@ -368,6 +373,7 @@ def generate_midilike_notes(
     top_k: int | None = None,
     seed: int | None = 0,
     batch: int | None = None,
+    top_p: float | None = None,
 ) -> pd.DataFrame | list[pd.DataFrame]:
     """Continue a primer of MIDI-like codes until ``n_notes`` notes are written; decode them.
 
@@ -375,16 +381,16 @@ def generate_midilike_notes(
     not part of the piece. With ``batch``, as many pieces are made at once from the same
     primer (different random draws) and a list of notes tables is returned.
     """
-    from helpers import generation
+    from helpers import fast_generation
 
-    stepper = generation.as_stepper(model_or_stepper)
+    stepper = fast_generation.as_stepper(model_or_stepper)
     primer = np.asarray(primer_codes)
     primers = np.repeat(primer[None, :], batch or 1, axis=0)
     # Music takes about 2 tokens a note: try 3 a note, then (the same seed draws the same numbers
     # first, so the piece starts the same) up to MAX_TOKENS_PER_NOTE; a model that writes fewer
     # notes than that (an untrained one) gives a shorter piece, or none.
     for length in (3 * max(n_notes, 1), MAX_TOKENS_PER_NOTE * max(n_notes, 1)):
-        codes = generation.generate_codes(stepper, primers, length, method, temperature, top_k, seed)
+        codes = fast_generation.generate_codes(stepper, primers, length, method, temperature, top_k, seed, top_p=top_p)
         pieces = [midilike.tokens_to_notes(vocab.decode(row)) for row in codes]
         if all(len(piece) >= n_notes for piece in pieces):
             break
@@ -452,6 +458,7 @@ def evaluate_run(
     seed: int | None = 0,
     weights: str | Path = "best",
     corpus: Corpus | None = None,
+    top_p: float | None = None,
 ) -> Evaluation:
     """Judge a run on its own validation pieces (notebook 09; ``python -m helpers evaluate``).
 
@@ -460,13 +467,13 @@ def evaluate_run(
         pieces: use only the first ``pieces`` validation pieces (default: all).
         samples: pieces sampled from the run's primer for the musical metrics.
         n_notes: notes (MIDI-like) or events (chord tokens) per sampled piece.
-        temperature, top_k, seed: sampling settings (see :mod:`helpers.generation`).
+        temperature, top_k, top_p, seed: sampling settings (see :mod:`helpers.generation`).
         weights: as for :meth:`helpers.runs.Run.load_model`.
 
     Raises:
         helpers.runs.RunError: the run has no validation pieces, or its data folder is gone.
     """
-    from helpers import evaluate, generation
+    from helpers import evaluate, fast_generation
 
     run_dir = Path(run_dir)
     run = Run.open(run_dir)
@@ -486,13 +493,13 @@ def evaluate_run(
     def codes(names):
         return [vocab.encode(by_piece[name].tolist(), unknown="nearest") for name in names]
 
-    stepper = generation.Stepper(model)
+    stepper = fast_generation.Stepper(model)
     val_codes = codes(val_pieces)
     table = evaluate.baseline_table(
         codes(settings["train_pieces"]), val_codes, len(vocab), {run_dir.name: evaluate.stepper_scores(stepper, val_codes)},
     )
     primer = run.primer
-    sampled = generate_notes(stepper, vocab, primer, n_notes, "sample", temperature, top_k, seed, batch=samples)
+    sampled = generate_notes(stepper, vocab, primer, n_notes, "sample", temperature, top_k, seed, batch=samples, top_p=top_p)
     sampled = [notes.assign(piece=f"sample-{i + 1}") for i, notes in enumerate(sampled)]
     silent = sum(notes.empty for notes in sampled)  # a model may write only time shifts
     sampled = [notes for notes in sampled if not notes.empty]

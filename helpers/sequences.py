@@ -2,7 +2,7 @@
 
 Explained in notebook 03. The chapter builds every window as its own list
 (``n × seq_length`` numbers) and a one-hot target (``n × vocab_size``): memory grows with
-data × window. Here a window is just its start position; :func:`windows_dataset` cuts the
+data × window (:func:`helpers.chapter.codes_to_windows`). Here a window is just its start position; :func:`windows_dataset` cuts the
 windows from one array of codes batch by batch, so memory grows with the data alone.
 
 TensorFlow is imported only inside :func:`windows_dataset`, so notebooks 01–03 start fast.
@@ -53,21 +53,6 @@ def events_to_codes(events: pd.DataFrame, vocab, pieces: Sequence[str] | None = 
 def count_windows(n_codes: int, seq_length: int) -> int:
     """Number of (window, next code) pairs in ``n_codes`` codes: ``max(0, n_codes - seq_length)``."""
     return max(0, int(n_codes) - int(seq_length))
-
-
-def chapter_windows(codes: np.ndarray, seq_length: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The chapter's arrays, materialised: scaled inputs ``(n, seq_length, 1)`` and one-hot targets.
-
-    Kept to show (notebook 03) and measure (``benchmarks/``) what the streaming windows
-    avoid. ``vocab_size`` is passed on purpose: ``to_categorical`` without ``num_classes``
-    gives too few columns whenever the last token never occurs as a target.
-    """
-    n = count_windows(len(codes), seq_length)
-    inputs = np.array([codes[i : i + seq_length] for i in range(n)], dtype=np.float64)
-    inputs = inputs.reshape(n, seq_length, 1) / float(vocab_size)
-    targets = np.zeros((n, vocab_size), dtype=np.float64)
-    targets[np.arange(n), codes[seq_length : seq_length + n]] = 1.0
-    return inputs, targets
 
 
 def _stream(codes: np.ndarray, seq_length: int, count):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import chapter, run
+from benchmarks import run
+from helpers import chapter
 
 from conftest import count_pitched_note_ons
 

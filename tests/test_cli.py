@@ -638,3 +638,48 @@ def test_data_that_is_a_file_is_named_as_one(capsys, tune_folder):
     status, _, err = run_main(capsys, "prepare", "--data", piece)
     assert status == 2
     assert_one_line_error(err, "is a file, not a folder", str(tune_folder))
+
+
+# ----------------------------------------------------------------------------- top-p
+
+
+@pytest.mark.parametrize("command", [["generate", "outputs/runs/gru-001"], ["evaluate", "outputs/runs/gru-001"], ["run"]])
+@pytest.mark.parametrize("value", ["0", "-0.2", "1.5", "abc"])
+def test_top_p_outside_0_to_1_is_refused(capsys, command, value):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*command, "--top-p", value])
+    assert exit_info.value.code == 2
+    assert "expected a probability above 0 and at most 1" in capsys.readouterr().err
+
+
+def test_top_p_reaches_generation_and_evaluation(capsys, monkeypatch, cli_run, tmp_path):
+    seen = {}
+
+    def generate_piece(*args, **kwargs):
+        seen["generate"] = kwargs.get("top_p")
+        return tmp_path / "piece.mid", pd.DataFrame()
+
+    def evaluate_run(*args, **kwargs):
+        seen["evaluate"] = kwargs.get("top_p")
+        return "report"
+
+    monkeypatch.setattr(pipeline, "generate_piece", generate_piece)
+    monkeypatch.setattr(pipeline, "evaluate_run", evaluate_run)
+    assert run_main(capsys, "generate", cli_run, "--top-p", "0.9")[0] == 0
+    assert run_main(capsys, "evaluate", cli_run, "--top-p", "1")[0] == 0
+    assert seen == {"generate": 0.9, "evaluate": 1.0}
+    assert run_main(capsys, "generate", cli_run)[0] == 0 and seen["generate"] is None  # by default: no cut
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--help"])
+    assert "--top-p P" in capsys.readouterr().out
+
+
+def test_generate_with_top_p_1_writes_the_piece_plain_sampling_writes(capsys, cli_run, tmp_path):
+    pieces = {}
+    for name, extra in {"plain": [], "p1": ["--top-p", "1"], "p_small": ["--top-p", "0.05"], "argmax": ["--method", "argmax"]}.items():
+        target = tmp_path / f"{name}.mid"
+        status, _, err = run_main(capsys, "generate", cli_run, "--notes", "20", "--gen-seed", "3", "--output", target, *extra)
+        assert status == 0, err
+        pieces[name] = midi_io.midi_to_notes(target)[0].drop(columns="piece")
+    assert pieces["p1"].equals(pieces["plain"])
+    assert pieces["p_small"].equals(pieces["argmax"])  # a nucleus of 5 % holds the likeliest token alone

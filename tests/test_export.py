@@ -120,21 +120,6 @@ def test_notes_to_midi_creates_the_folder(tmp_path):
 # ----------------------------------------------------------------------------- rhythms
 
 
-def test_chapter_step_is_the_spread_over_the_count():
-    assert export.chapter_step([0.0, 1.0, 2.0, 8.0]) == 2.0
-    assert export.chapter_step([3.0]) == 0.0
-    with pytest.raises(export.ExportError):
-        export.chapter_step([])
-
-
-def test_even_rhythm():
-    offsets, durations = export.even_rhythm(4, 0.5)
-    assert offsets.tolist() == [0.0, 0.5, 1.0, 1.5]
-    assert durations.tolist() == [1.0] * 4  # a quarter each, as music21's default note
-    assert export.even_rhythm(2, 1.0, duration=0.25)[1].tolist() == [0.25, 0.25]
-    assert export.even_rhythm(0, 1.0)[0].shape == (0,)
-
-
 def test_data_rhythm_copies_steps_and_wraps():
     events = pd.DataFrame({"step": [1.0, 0.5, 2.0], "duration": [1.0, 0.25, 1.5]})
     offsets, durations = export.data_rhythm(events, 5, start=1)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import sequences
+from helpers import chapter, sequences
 from helpers.tokens import Vocabulary
 
 
@@ -16,7 +16,7 @@ def collect(dataset):
     return np.concatenate(windows), np.concatenate(targets)
 
 
-# ----------------------------------------------------------------------------- counting and the chapter's arrays
+# ----------------------------------------------------------------------------- counting windows
 
 
 @pytest.mark.parametrize("n_codes, seq_length, expected", [(10, 3, 7), (101, 100, 1), (100, 100, 0), (5, 100, 0)])
@@ -24,42 +24,14 @@ def test_count_windows(n_codes, seq_length, expected):
     assert sequences.count_windows(n_codes, seq_length) == expected
 
 
-def test_chapter_windows_shapes_scaling_and_one_hot():
-    rng = np.random.default_rng(0)
-    codes = rng.integers(0, 7, size=30).astype(np.int32)
-    inputs, targets = sequences.chapter_windows(codes, seq_length=5, vocab_size=7)
-    assert inputs.shape == (25, 5, 1) and targets.shape == (25, 7)
-    for i in range(25):
-        assert np.allclose(inputs[i, :, 0] * 7, codes[i : i + 5])
-        assert targets[i].sum() == 1.0 and targets[i].argmax() == codes[i + 5]
-    assert inputs.max() < 1.0 and inputs.min() >= 0.0
-
-
-def test_chapter_windows_keep_every_column_when_the_last_token_is_never_a_target():
-    """The to_categorical pitfall: code 4 (the last of 5) appears only inside a window."""
-    import keras
-
-    codes = np.array([4, 0, 1, 2, 3, 0, 1, 2, 3, 0], dtype=np.int32)
-    _, targets = sequences.chapter_windows(codes, seq_length=2, vocab_size=5)
-    assert targets.shape == (8, 5)
-    assert targets[:, 4].sum() == 0
-    # what the chapter's to_categorical(targets) without num_classes would have given:
-    assert keras.utils.to_categorical(codes[2:]).shape[1] == 4
-
-
-def test_chapter_windows_of_too_short_input_are_empty():
-    inputs, targets = sequences.chapter_windows(np.arange(3), seq_length=3, vocab_size=4)
-    assert inputs.shape == (0, 3, 1) and targets.shape == (0, 4)
-
-
 # ----------------------------------------------------------------------------- streaming windows
 
 
-def test_windows_dataset_matches_chapter_windows_unshuffled():
+def test_windows_dataset_matches_the_chapters_windows_unshuffled():
     rng = np.random.default_rng(1)
     codes = rng.integers(0, 9, size=53).astype(np.int32)
     windows, targets = collect(sequences.windows_dataset(codes, seq_length=8, batch_size=10, shuffle=False))
-    inputs, one_hot = sequences.chapter_windows(codes, 8, 9)
+    inputs, one_hot = chapter.codes_to_windows(codes, 8, 9)
     assert windows.shape == (45, 8) and targets.shape == (45,)
     assert np.array_equal(windows, np.rint(inputs[:, :, 0] * 9).astype(np.int32))
     assert np.array_equal(targets, one_hot.argmax(axis=1))

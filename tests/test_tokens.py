@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import CHORD_VOICINGS
 
-from helpers import export, midi_io, tokens
+from helpers import chapter, export, midi_io, tokens
 from helpers.tokens import TokenError, Vocabulary
 
 
@@ -128,7 +128,7 @@ def test_chapter_encoding_of_events():
 
 def tokens_through_midi(token_list, tmp_path, encoding="voiced"):
     """tokens → notes (one quarter apart) → MIDI file → notes → tokens."""
-    offsets, durations = export.even_rhythm(len(token_list), 1.0)
+    offsets, durations = chapter.even_rhythm(len(token_list), 1.0)
     path = export.notes_to_midi(export.tokens_to_notes(token_list, offsets, durations), tmp_path / "rt.mid")
     notes, _ = midi_io.midi_to_notes(path)
     return tokens.notes_to_tokens(notes, encoding), notes

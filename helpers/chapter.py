@@ -1,16 +1,22 @@
-"""The chapter's pipeline, re-implemented faithfully for measurement.
+"""The chapter's code, as printed, fixed only where it no longer runs.
 
-Each function is the code of one step of the chapter (*Deep Learning Projects Using
-TensorFlow 2*, chapter 5), kept line for line — its loops, its lists of lists, its float64
-arrays, its ``model.predict`` per note — so that ``benchmarks/run.py`` can time it beside the
-project's code on the same data. Only what no longer runs, or cannot run outside the
-author's computer, is changed, each marked ``# changed:``:
+*Deep Learning Projects Using TensorFlow 2*, chapter 5, step by step: read the notes
+(:func:`extract_file`, :func:`extract`), cut the windows (:func:`prepare`, and
+:func:`codes_to_windows` from codes), build and train the GRU (:func:`build_model`,
+:func:`train`), predict note after note (:func:`generate`, :func:`generate_codes`) and space the
+notes evenly (:func:`even_step`, :func:`even_rhythm`). Its loops, lists of lists, float64 arrays
+and ``model.predict`` per note are kept, so that the notebooks can show them (01, 03, 06) and
+``benchmarks/`` can time them beside the project's code on the same data. Each change is
+marked ``# changed:``:
 
 - file names come in as a list instead of ``os.listdir`` of a hard-coded Windows folder after
   ``os.chdir``, and every file is read (the chapter's ``random.sample(..., 5)`` and its
   ``matching[random.randint(1, len(matching))]``, which can index past the end, pick files at
   random; a benchmark must read the same files on both sides);
 - ``string_midi.flat`` no longer exists in music21: ``string_midi.flatten()``;
+- the chapter reads the first part's instrument name *before* checking that there are parts,
+  which fails on a file without instrument parts; :func:`extract_file` reads it after the
+  check unless ``as_printed=True`` (what :func:`extract`, the benchmark's loop, does);
 - ``from keras.layers.core import ...`` and ``keras.utils.np_utils`` no longer exist in Keras 3:
   ``keras.layers`` and ``keras.utils``; the first GRU's ``input_shape=`` argument becomes a
   ``keras.Input`` (Keras 3 warns about the argument, the model is the same);
@@ -20,16 +26,18 @@ author's computer, is changed, each marked ``# changed:``:
   read: music21 otherwise loads the pickles it stored of files it parsed before (in its scratch
   folder, ``/tmp/music21`` on Linux) — the chapter's loop, run again, has that cache.
 
-Nothing here is used by the notebooks or ``helpers``; the notebooks show the same code in
-small steps (notebooks 01, 03, 04 and 06).
+Nothing here imports TensorFlow or music21 until a function needs it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
+
+from helpers.errors import DataError
 
 SEQUENCE_LENGTH = 100  # the chapter's sequence_length
 BATCH_SIZE = 64  # the chapter's batch_size
@@ -63,39 +71,73 @@ def _pitched_notes(element) -> int:
     return len(element.pitches)
 
 
-def extract(files: list[Path | str], names: list[str] | None = None, force_source: bool = False) -> ChapterNotes:
-    """Step 3, feature extraction: ``converter.parse`` and ``partitionByInstrument(...).parts[0]``.
+@dataclass
+class ChapterFile:
+    """What the chapter's step 3 takes from one file.
 
-    ``force_source=True`` bypasses music21's own cache of parsed files (see the module docstring).
+    ``instrument`` is the name of the part kept (``None`` for a file without instrument
+    parts), ``musical_note`` its tokens (a note's name with octave, ``"C4"``, or a chord's
+    ``normalOrder`` joined by dots, ``"0.4.7"``), ``offset`` the offset of *every* element
+    walked (in quarter lengths; clefs, rests and instrument changes too), ``kept`` the pitched
+    notes the tokens stand for.
+    """
+
+    instrument: str | None
+    musical_note: list[str]
+    offset: list[float]
+    kept: int
+
+
+def extract_file(path: Path | str, force_source: bool = False, as_printed: bool = False) -> ChapterFile:
+    """Step 3 for one file: ``converter.parse`` and ``partitionByInstrument(...).parts[0]`` (notebook 01).
+
+    Args:
+        path: a MIDI file.
+        force_source: bypass music21's own cache of parsed files (see the module docstring).
+        as_printed: read the instrument name before checking that there are parts, as the
+            chapter does: a file without instrument parts then raises ``AttributeError``.
     """
     from music21 import chord, converter, instrument, note
 
+    musical_note, offset, kept, name = [], [], 0, None
+    string_midi = converter.parse(path, forceSource=force_source)  # changed: forceSource
+    parsednotes = None
+    parts = instrument.partitionByInstrument(string_midi)
+    if as_printed or parts:  # changed: the name is read after the check, unless as printed
+        name = parts.parts[0].getInstrument().instrumentName
+    if parts:  # file has instrument parts
+        parsednotes = parts.parts[0].recurse()
+    else:  # file has flat notes
+        parsednotes = string_midi.flatten().notes  # changed: .flat no longer exists
+    for element in parsednotes:  # detect offsets
+        offset.append(element.offset)
+        if isinstance(element, note.Note):
+            musical_note.append(str(element.pitch))
+            kept += _pitched_notes(element)  # changed: counted
+        elif isinstance(element, chord.Chord):
+            musical_note.append(".".join(str(n) for n in element.normalOrder))
+            kept += _pitched_notes(element)  # changed: counted
+    return ChapterFile(name, musical_note, offset, kept)
+
+
+def extract(files: list[Path | str], names: list[str] | None = None, force_source: bool = False) -> ChapterNotes:
+    """Step 3, the chapter's loop over the files, as printed (:func:`extract_file` with ``as_printed``).
+
+    A file that would have stopped the chapter's notebook is recorded in ``per_file`` with
+    its exception, and the loop goes on (the benchmark reads every file).
+    """
     result = ChapterNotes()
-    musical_note, offset, instrumentlist = result.musical_note, result.offset, result.instrumentlist
     names = names or [Path(f).name for f in files]
     for r1, name in zip(files, names):  # changed: every given file, no random pick
-        kept = 0
         try:
-            string_midi = converter.parse(r1, forceSource=force_source)  # changed: forceSource
-            parsednotes = None
-            parts = instrument.partitionByInstrument(string_midi)
-            instrumentlist.append(parts.parts[0].getInstrument().instrumentName)
-            if parts:  # file has instrument parts
-                parsednotes = parts.parts[0].recurse()
-            else:  # file has flat notes
-                parsednotes = string_midi.flatten().notes  # changed: .flat no longer exists
-            for element in parsednotes:  # detect offsets
-                offset.append(element.offset)
-                if isinstance(element, note.Note):
-                    musical_note.append(str(element.pitch))
-                    kept += _pitched_notes(element)  # changed: counted for the benchmark
-                elif isinstance(element, chord.Chord):
-                    musical_note.append(".".join(str(n) for n in element.normalOrder))
-                    kept += _pitched_notes(element)  # changed: counted for the benchmark
+            found = extract_file(r1, force_source, as_printed=True)
         except Exception as error:  # changed: the chapter's notebook would stop here
             result.per_file[name] = f"{type(error).__name__}: {error}"
             continue
-        result.per_file[name] = kept
+        result.instrumentlist.append(found.instrument)
+        result.musical_note.extend(found.musical_note)
+        result.offset.extend(found.offset)
+        result.per_file[name] = found.kept
     return result
 
 
@@ -182,3 +224,61 @@ def generate(model_GRU, pattern, pitchcategory: list[str], Len_Notes: int, n_not
         pattern = np.append(pattern, index)
         pattern = pattern[1 : len(pattern)]
     return prediction_output
+
+
+# ----------------------------------------------------------------------------- the same steps, from codes
+
+
+def codes_to_windows(codes: np.ndarray, seq_length: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The chapter's arrays from integer codes: scaled inputs ``(n, seq_length, 1)`` and one-hot targets.
+
+    What :func:`prepare` gives, in a few array operations; shown in notebook 03 beside the
+    streaming windows of :mod:`helpers.sequences`, which avoid them. ``vocab_size`` is passed
+    on purpose: ``to_categorical`` without ``num_classes`` gives too few columns whenever the
+    last token never occurs as a target.
+    """
+    n = max(0, len(codes) - int(seq_length))
+    inputs = np.array([codes[i : i + seq_length] for i in range(n)], dtype=np.float64)
+    inputs = inputs.reshape(n, seq_length, 1) / float(vocab_size)
+    targets = np.zeros((n, vocab_size), dtype=np.float64)
+    targets[np.arange(n), codes[seq_length : seq_length + n]] = 1.0
+    return inputs, targets
+
+
+def generate_codes(model, primer: np.ndarray, n_notes: int = 500) -> np.ndarray:
+    """:func:`generate` for a model of :mod:`helpers.models` (notebook 06): ``model.predict`` on
+    the whole sliding window for every note, argmax. Slow by design; see
+    :func:`helpers.generation.generate_codes`.
+
+    Returns:
+        int32 codes ``(n_notes,)``.
+    """
+    pattern = np.asarray(primer, dtype=np.int32).copy()
+    out = np.empty(n_notes, dtype=np.int32)
+    for t in range(n_notes):
+        probs = model.predict(pattern[None, :], verbose=0)
+        out[t] = int(np.argmax(probs))
+        pattern = np.append(pattern[1:], out[t])
+    return out
+
+
+def even_step(data_offsets: Sequence[float]) -> float:
+    """The chapter's ``DifferentialOffset``: ``(max(offset) - min(offset)) / len(offset)``, in quarter lengths.
+
+    ``offset`` is every onset of the data, all pieces joined, each piece counted from 0.
+    """
+    data_offsets = np.asarray(data_offsets, dtype=float)
+    if data_offsets.size == 0:
+        raise DataError("no offsets to space the notes by")
+    return float((data_offsets.max() - data_offsets.min()) / data_offsets.size)
+
+
+def even_rhythm(n_events: int, step: float, duration: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The chapter's evenly spaced offsets: ``(offsets, durations)`` in quarter lengths (notebook 06).
+
+    Args:
+        n_events: how many events to place.
+        step: distance between onsets (see :func:`even_step`).
+        duration: length of every note (music21's default: one quarter).
+    """
+    return np.arange(n_events) * float(step), np.full(n_events, float(duration))
