@@ -39,14 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: python benchmarks/run.py
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from benchmarks import quality
+from helpers import chapter, config, midi_files, midi_io, midi_reader, sequences, tokens
 
-from benchmarks import quality  # noqa: E402
-from helpers import chapter, config, midi_files, midi_io, midi_reader, sequences, tokens  # noqa: E402
 
 # ----------------------------------------------------------------------------- targets (issue 7)
 
