@@ -17,6 +17,7 @@ to ``outputs/notebooks/mathjax/`` and named by a relative URL.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -114,6 +115,7 @@ def main() -> int:
         print("no notebooks to run", file=sys.stderr)
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
+    os.environ["MUSICGEN_STATIC"] = "1"  # headless: notebook 10 shows its piece, not widgets no one can turn
     failed = []
     for path in paths:
         start = time.perf_counter()

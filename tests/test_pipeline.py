@@ -424,3 +424,10 @@ def test_normalised_keys_and_the_piece_back_in_the_primers_key(tmp_path):
     model, vocab = Run(run_dir).load_model(), Run(run_dir).vocab
     in_c = pipeline.generate_notes(model, vocab, primer, 30, seed=0)
     assert np.array_equal(notes["pitch"].to_numpy(), in_c["pitch"].to_numpy() - primer["key_shift"])
+
+
+def test_to_primer_key_moves_a_piece_back_and_drops_what_leaves_midi():
+    notes = pd.DataFrame({"offset": [0.0, 1.0, 2.0], "duration": [1.0] * 3, "pitch": [60, 64, 124]})
+    assert pipeline.to_primer_key(notes, {"tokens": []}) is notes  # no shift recorded: as it is
+    moved = pipeline.to_primer_key(notes, {"key_shift": -5})  # the primer was moved 5 down to C
+    assert moved["pitch"].tolist() == [65, 69]  # 124 + 5 is no MIDI pitch
