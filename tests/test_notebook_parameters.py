@@ -72,6 +72,7 @@ def test_every_notebook_has_an_entry():
 def test_notebook_runs_with_changed_parameters(prefix, outputs):
     (source,) = NOTEBOOKS.glob(f"{prefix}_*.ipynb")
     before = repository_outputs()
+    (outputs / "notebooks").mkdir(exist_ok=True)
     executed = papermill.execute_notebook(
         str(source), str(outputs / "notebooks" / source.name), parameters=CHANGED[prefix],
         cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False, log_output=False,
