@@ -65,7 +65,9 @@ class ProgressLine:
         self._id = _display("") if self.enabled else None
 
     def update(self, text: str) -> None:
-        """Show ``text`` in place of the previous line."""
+        """Show ``text`` in place of the previous line (nothing is sent when it is the same)."""
+        if text == self.text:
+            return
         self.text = text
         if self.enabled:
             _display(text, self._id)

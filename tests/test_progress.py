@@ -59,6 +59,7 @@ def test_newest_history_ignores_files_older_than_the_start(tmp_path):
 def test_progress_line_updates_one_display_and_clears_it(recorder):
     line = progress.ProgressLine(enabled=True)
     line.update("epoch 1/3")
+    line.update("epoch 1/3")  # the same line again: nothing sent
     line.clear()
     ids = {display_id for display_id, _ in recorder.shown}
     assert len(ids) == 1, "one output, rewritten in place"
@@ -98,3 +99,41 @@ def test_watch_training_clears_the_line_when_training_fails(recorder, tmp_path):
         with progress.watch_training(3, runs_dir=tmp_path, line=line):
             raise RuntimeError("interrupted")
     assert line.text == ""
+
+
+def test_a_kernel_sees_the_line_change_under_the_running_cell(tmp_path):
+    """In a real Jupyter kernel the thread's updates belong to the cell that trains, and the last one clears it."""
+    from jupyter_client.manager import start_new_kernel
+
+    from helpers import config
+
+    kernel, client = start_new_kernel(kernel_name="python3", env={**os.environ, "PYTHONPATH": str(config.ROOT)})
+    try:
+        code = f"""
+import pathlib, time
+from helpers import progress
+progress.POLL_SECONDS = 0.02
+history = pathlib.Path({str(tmp_path)!r}) / "gru-001" / "history.csv"
+history.parent.mkdir(parents=True)
+with progress.watch_training(2, runs_dir=history.parent.parent):
+    history.write_text("epoch,loss,val_loss\\n0,5.0,5.5\\n")
+    time.sleep(0.5)
+"""
+        msg_id = client.execute(code)
+        shown = []
+        while True:
+            message = client.get_iopub_msg(timeout=60)
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] in ("display_data", "update_display_data", "error"):
+                shown.append((message["msg_type"], message["content"].get("data", {}).get("text/plain")))
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                break
+    finally:
+        kernel.shutdown_kernel(now=True)
+    assert shown == [
+        ("display_data", ""),
+        ("update_display_data", "training…"),
+        ("update_display_data", "epoch 1/2 · loss 5.000 · val_loss 5.500"),
+        ("update_display_data", ""),
+    ]
