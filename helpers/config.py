@@ -20,8 +20,23 @@ from helpers.errors import OptionError
 ROOT = Path(__file__).resolve().parent.parent
 #: Folder of the shipped default dataset (``data/midi``).
 DATA_DIR = ROOT / "data" / "midi"
-#: Everything the project writes goes below this folder.
-OUTPUTS_DIR = ROOT / "outputs"
+#: Environment variable naming another folder for everything the project writes (default
+#: ``outputs/``): tests run notebooks into a temporary folder with it, so that the runs and
+#: pieces of the committed notebooks stay as they are. Read once, when ``helpers`` is imported.
+OUTPUTS_VARIABLE = "MUSICGEN_OUTPUTS"
+
+
+def outputs_dir() -> Path:
+    """The folder everything is written below: ``$MUSICGEN_OUTPUTS`` when set, else ``outputs/``.
+
+    A relative value counts from the current directory; ``~`` is expanded.
+    """
+    value = os.environ.get(OUTPUTS_VARIABLE, "").strip()
+    return Path(value).expanduser().resolve() if value else ROOT / "outputs"
+
+
+#: Everything the project writes goes below this folder (see :data:`OUTPUTS_VARIABLE`).
+OUTPUTS_DIR = outputs_dir()
 #: Notes extracted from MIDI files: ``notes/<sha256 of content and reader>.bin``, a JSON line and arrays.
 CACHE_DIR = OUTPUTS_DIR / "cache"
 #: One sub-folder per training run.

@@ -3,14 +3,20 @@
 Drawn first in notebook 01 (a piano roll) and notebook 02 (the exploratory plots); notebook 06
 reuses :func:`plot_piano_rolls_side_by_side` to put a training piece beside a generated one.
 
-Every function builds a :class:`matplotlib.figure.Figure` directly, without ``pyplot``: nothing
-is shown behind the caller's back, no global figure list grows, and a notebook shows a figure
-by ending a cell with it. Times are in **quarter lengths** (the unit of the notes table of
-:mod:`helpers.constants`), pitches are MIDI numbers 0..127.
+Every function builds a :class:`DescribedFigure` (a matplotlib ``Figure``) directly, without
+``pyplot``: nothing is shown behind the caller's back, no global figure list grows, and a
+notebook shows a figure by ending a cell with it. Each figure carries a text description of
+what it shows (its ``alt`` text), written from the data it draws, for readers who cannot see
+it: a screen reader reads it in JupyterLab and in a notebook exported to HTML. A notebook that
+lays out its own figure starts it with :func:`new_figure`. Times are in **quarter lengths** (the
+unit of the notes table of :mod:`helpers.constants`), pitches are MIDI numbers 0..127.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -27,9 +33,95 @@ from helpers import config, tokens
 PITCHES = 128
 #: Resolution of the pixels a figure is saved with, in dots per inch.
 SAVE_DPI = 110
+#: Resolution of a figure shown in a notebook, in dots per inch.
+SHOW_DPI = 80
 #: Tolerance, in grid cells, for onsets and ends that floating point puts a hair off the grid.
 _GRID_TOLERANCE = 1e-6
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+
+# ----------------------------------------------------------------------------- figures with a description
+
+
+class DescribedFigure(Figure):
+    """A matplotlib figure that shows itself in a notebook as a PNG with a text description.
+
+    ``alt`` is what a reader who cannot see the figure gets instead: ``new_figure``'s ``alt``
+    (what the figure is about), followed by one sentence per plot drawn into it, which the
+    plotting functions of this module add from the data they draw.
+
+    Displayed (the last expression of a cell), it gives the notebook three forms of the same
+    picture: ``text/html`` (an ``<img>`` with an ``alt`` attribute: JupyterLab, VS Code and
+    ``jupyter nbconvert --to html`` show this one, also in an untrusted notebook),
+    ``image/png`` with the description in its metadata, and ``text/plain`` (the description),
+    for consoles and tools that show no images.
+    """
+
+    def __init__(self, *args, alt: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title_alt = alt
+        self.descriptions: list[str] = []
+
+    @property
+    def alt(self) -> str:
+        """The text description: the figure's own words, then one sentence per plot."""
+        parts = [p for p in (self.title_alt, *self.descriptions) if p]
+        if not parts:
+            titles = [ax.get_title() for ax in self.axes if ax.get_title()]
+            parts = [f"A figure of {len(self.axes)} plot(s)" + (f": {'; '.join(titles)}." if titles else ".")]
+        return " ".join(parts)
+
+    def png_bytes(self, dpi: float = SHOW_DPI) -> bytes:
+        """The figure as PNG bytes, cropped to what is drawn."""
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        return buffer.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        png = base64.b64encode(self.png_bytes()).decode("ascii")
+        alt = self.alt
+        data = {
+            "text/html": f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}">',
+            "image/png": png,
+            "text/plain": alt,
+        }
+        return data, {"image/png": {"alt": alt}}
+
+    def __repr__(self) -> str:
+        return f"<DescribedFigure: {self.alt}>"
+
+
+def new_figure(figsize: tuple[float, float], alt: str = "", **kwargs) -> DescribedFigure:
+    """A new, empty :class:`DescribedFigure` (constrained layout), for a figure a notebook lays out.
+
+    Args:
+        figsize: width and height in inches.
+        alt: what the figure shows, in words; the plots drawn into it add a sentence each.
+        kwargs: passed on to :class:`matplotlib.figure.Figure`.
+
+    >>> fig = new_figure((8, 3), alt="Two loss curves.")
+    >>> fig.alt
+    'Two loss curves.'
+    """
+    kwargs.setdefault("layout", "constrained")
+    return DescribedFigure(figsize=figsize, alt=alt, **kwargs)
+
+
+def _describe(fig: Figure, sentence: str) -> None:
+    """Add ``sentence`` to the description of ``fig`` (a plain matplotlib figure has none)."""
+    if isinstance(fig, DescribedFigure):
+        fig.descriptions.append(sentence)
+
+
+def _pitch_name(pitch: int) -> str:
+    return tokens.pitch_to_name(int(pitch))
+
+
+def _counted(labels, counts, most: int = 12) -> str:
+    """``"1/2: 3, 1: 8 and 2 more"``: labelled counts, at most ``most`` of them spelled out."""
+    pairs = [f"{label}: {int(count):,}" for label, count in zip(labels, counts)]
+    shown = ", ".join(pairs[:most])
+    return shown + (f" and {len(pairs) - most} more" if len(pairs) > most else "")
 
 
 # ----------------------------------------------------------------------------- saving
@@ -59,7 +151,7 @@ def save_figure(fig: Figure, name: str) -> Path:
 def _new_axes(figsize: tuple[float, float], ax: Axes | None = None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = new_figure(figsize)
     return fig, fig.add_subplot()
 
 
@@ -168,6 +260,17 @@ def plot_piano_roll(
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     if title:
         ax.set_title(title)
+    name = f" of {title}" if title else ""
+    if shown.empty:
+        _describe(fig, f"Piano roll{name}: no notes.")
+    else:
+        n_parts = parts.nunique()
+        _describe(fig, (
+            f"Piano roll{name}: {len(shown):,} notes from {_pitch_name(shown['pitch'].min())} to "
+            f"{_pitch_name(shown['pitch'].max())} over {ax.get_xlim()[1]:g} quarter lengths"
+            + (f", in {n_parts} parts (one colour each)" if n_parts > 1 else "")
+            + "; time runs to the right, pitch upwards."
+        ))
     return fig
 
 
@@ -187,7 +290,7 @@ def plot_piano_rolls_side_by_side(
     Returns:
         The figure, with two axes sharing the pitch axis.
     """
-    fig = Figure(figsize=(13, 4), layout="constrained")
+    fig = new_figure((13, 4), alt=f"Two piano rolls side by side, {titles[0]} and {titles[1]}, on the same pitch axis.")
     left, right = fig.subplots(1, 2, sharey=True)
     for ax, table, title in zip((left, right), (left_notes, right_notes), titles):
         plot_piano_roll(table, ax=ax, title=title, max_offset=max_offset)
@@ -216,6 +319,11 @@ def plot_offsets(offsets: Sequence[float]) -> Figure:
     ax.set_xlabel("token number (all files, one after another)")
     ax.set_ylabel("offset (quarter lengths)")
     ax.set_title("Offsets, token after token")
+    drops = int((np.diff(values) < 0).sum()) if len(values) > 1 else 0
+    _describe(fig, (
+        f"Line plot of {len(values):,} offsets, token after token: a saw-tooth that climbs to at most "
+        f"{values.max() if len(values) else 0:g} quarter lengths and drops back {drops} time(s), where a new file starts."
+    ))
     return fig
 
 
@@ -230,6 +338,12 @@ def plot_pitch_histogram(notes: pd.DataFrame, title: str = "Pitches") -> Figure:
     ax.set_xlabel("pitch")
     ax.set_ylabel("notes")
     ax.set_title(title)
+    if len(pitches):
+        values, counts = np.unique(pitches, return_counts=True)
+        _describe(fig, (
+            f"Histogram '{title}' of {len(pitches):,} pitches from {_pitch_name(values[0])} to {_pitch_name(values[-1])}; "
+            f"the most common is {_pitch_name(values[counts.argmax()])} ({int(counts.max()):,} notes)."
+        ))
     return fig
 
 
@@ -258,6 +372,7 @@ def plot_duration_histogram(notes: pd.DataFrame, top: int = 14, title: str = "Du
     ax.set_xlabel("duration (quarter lengths)")
     ax.set_ylabel("notes")
     ax.set_title(title)
+    _describe(fig, f"Bar chart '{title}', notes per duration in quarter lengths: {_counted(labels, heights)}.")
     return fig
 
 
@@ -275,6 +390,7 @@ def plot_chord_sizes(events: pd.DataFrame, title: str = "Pitches per event") -> 
     ax.set_xlabel("pitches starting together (1 = a single note)")
     ax.set_ylabel("events")
     ax.set_title(title)
+    _describe(fig, f"Bar chart '{title}', events per number of pitches starting together: {_counted(full.index, full)}.")
     return fig
 
 
@@ -293,6 +409,7 @@ def plot_top_tokens(counts: pd.Series | Mapping[str, int], n: int = 20, title: s
     ax.invert_yaxis()
     ax.set_xlabel("occurrences")
     ax.set_title(title or f"Top {len(series)} tokens")
+    _describe(fig, f"Bar chart '{ax.get_title()}', occurrences per token, most frequent first: {_counted(series.index, series)}.")
     return fig
 
 
@@ -304,6 +421,7 @@ def plot_notes_per_piece(notes: pd.DataFrame, title: str = "Notes per piece") ->
     ax.set_yticks(range(len(counts)), list(counts.index))
     ax.set_xlabel("notes")
     ax.set_title(title)
+    _describe(fig, f"Bar chart '{title}' of {len(counts)} pieces: {_counted(counts.index[::-1], counts.iloc[::-1])}.")
     return fig
 
 
@@ -329,4 +447,9 @@ def plot_history(history: pd.DataFrame, title: str | None = None, ax: Axes | Non
     ax.legend()
     if title:
         ax.set_title(title)
+    curves = [
+        f"{label} loss from {history[column].iloc[0]:.2f} to {history[column].iloc[-1]:.2f} (lowest {history[column].min():.2f})"
+        for column, label in labels.items() if column in history and len(history)
+    ]
+    _describe(fig, f"Loss curves{f' of {title}' if title else ''} over {len(history)} epoch(s): {'; '.join(curves) or 'no epochs'}.")
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,3 +85,32 @@ def test_unique_path_without_suffix_makes_a_folder(tmp_path):
 def test_relative_hides_absolute_paths(tmp_path):
     assert config.relative(config.ROOT / "data" / "midi") == "data/midi"
     assert config.relative(tmp_path / "elsewhere.mid") == "elsewhere.mid"
+
+
+def test_outputs_folder_defaults_to_the_repository(monkeypatch):
+    monkeypatch.delenv(config.OUTPUTS_VARIABLE, raising=False)
+    assert config.outputs_dir() == config.ROOT / "outputs"
+    monkeypatch.setenv(config.OUTPUTS_VARIABLE, "  ")
+    assert config.outputs_dir() == config.ROOT / "outputs"
+
+
+def test_outputs_folder_follows_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.OUTPUTS_VARIABLE, str(tmp_path / "elsewhere"))
+    assert config.outputs_dir() == tmp_path / "elsewhere"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(config.OUTPUTS_VARIABLE, "relative")
+    assert config.outputs_dir() == tmp_path / "relative"
+
+
+def test_every_output_folder_hangs_below_the_override(tmp_path):
+    # A fresh interpreter: the folders are fixed when helpers.config is imported.
+    import os
+    import subprocess
+    import sys
+
+    code = "from helpers import config; print(config.OUTPUTS_DIR, config.RUNS_DIR, config.GENERATED_DIR, config.FIGURES_DIR, config.CACHE_DIR)"
+    env = {**os.environ, config.OUTPUTS_VARIABLE: str(tmp_path), "PYTHONPATH": str(config.ROOT)}
+    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    folders = [Path(p) for p in printed.split()]
+    assert folders[0] == tmp_path
+    assert all(folder.parent == tmp_path for folder in folders[1:])

@@ -167,3 +167,62 @@ def test_plot_history_draws_one_line_per_loss():
     assert list(ax.get_lines()[1].get_ydata()) == [3.1, 2.9, 2.95]
     only_training = plots.plot_history(history.drop(columns="val_loss"))
     assert len(only_training.axes[0].get_lines()) == 1
+
+
+# ----------------------------------------------------------------------------- descriptions (alt text)
+
+
+def test_every_figure_describes_what_it_draws(scale, chord_then_note):
+    notes = pd.concat([scale, chord_then_note], ignore_index=True)
+    roll = plots.plot_piano_roll(scale, title="scale")
+    assert roll.alt == "Piano roll of scale: 8 notes from C4 to C5 over 8 quarter lengths; time runs to the right, pitch upwards."
+    assert "2 parts" in plots.plot_piano_roll(scale.assign(part=[0, 1] * 4)).alt
+    assert plots.plot_offsets([0.0, 1.0, 2.0, 0.0, 0.5]).alt.startswith(
+        "Line plot of 5 offsets, token after token: a saw-tooth that climbs to at most 2 quarter lengths and drops back 1 time(s)")
+    assert "from C4 to C5; the most common is C4 (2 notes)" in plots.plot_pitch_histogram(notes).alt
+    assert "notes per duration in quarter lengths: 1/2: 1, 1: 8, 2: 3." in plots.plot_duration_histogram(notes).alt
+    events = tokens.notes_to_events(chord_then_note)
+    assert plots.plot_chord_sizes(events).alt.endswith("together: 1: 1, 2: 0, 3: 1.")
+    counts = pd.Series(["C4", "E4", "C4", "G4", "C4", "E4"]).value_counts()
+    assert plots.plot_top_tokens(counts, n=2).alt.endswith("most frequent first: C4: 3, E4: 2.")
+    many = pd.Series({f"T{i}": 100 - i for i in range(20)})
+    assert plots.plot_top_tokens(many).alt.endswith("T11: 89 and 8 more.")
+    two_pieces = pd.concat([scale, chord_then_note.assign(piece="other.mid")], ignore_index=True)
+    assert plots.plot_notes_per_piece(two_pieces).alt.endswith("of 2 pieces: other.mid: 4, test.mid: 8.")
+    history = pd.DataFrame({"epoch": [1, 2], "loss": [3.0, 2.0], "val_loss": [3.1, 2.9]})
+    assert plots.plot_history(history, title="run").alt == (
+        "Loss curves of run over 2 epoch(s): training loss from 3.00 to 2.00 (lowest 2.00); "
+        "validation loss from 3.10 to 2.90 (lowest 2.90).")
+
+
+def test_side_by_side_rolls_describe_both_pieces(scale, chord_then_note):
+    fig = plots.plot_piano_rolls_side_by_side(scale, chord_then_note, titles=("train", "generated"))
+    assert fig.alt.startswith("Two piano rolls side by side, train and generated, on the same pitch axis. Piano roll of train: 8 notes")
+    assert "Piano roll of generated: 4 notes from C4 to G4" in fig.alt
+
+
+def test_a_notebook_figure_collects_the_descriptions_of_its_plots(scale):
+    fig = plots.new_figure((8, 3), alt="Two rolls.")
+    left, right = fig.subplots(1, 2)
+    plots.plot_piano_roll(scale, ax=left, title="a")
+    plots.plot_piano_roll(scale.head(2), ax=right, title="b")
+    assert fig.alt.startswith("Two rolls. Piano roll of a: 8 notes") and "Piano roll of b: 2 notes from C4 to D4" in fig.alt
+    bare = plots.new_figure((4, 3))
+    bare.add_subplot().set_title("alone")
+    assert bare.alt == "A figure of 1 plot(s): alone."
+
+
+def test_a_shown_figure_carries_its_description_in_every_format(scale):
+    import base64
+    import html
+
+    from IPython.core.formatters import DisplayFormatter
+
+    fig = plots.plot_piano_roll(scale, title='a "quoted" <title>')
+    data, metadata = DisplayFormatter().format(fig)  # what a notebook stores for `fig` at the end of a cell
+    png = base64.b64decode(data["image/png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data["text/plain"] == fig.alt
+    assert metadata["image/png"]["alt"] == fig.alt
+    assert data["text/html"] == f'<img src="data:image/png;base64,{data["image/png"]}" alt="{html.escape(fig.alt)}">'
+    assert 'alt="Piano roll of a &quot;quoted&quot; &lt;title&gt;: 8 notes' in data["text/html"]
