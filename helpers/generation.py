@@ -293,6 +293,29 @@ def keep_top_p(weights: np.ndarray, top_p: float) -> np.ndarray:
     return np.where(weights >= threshold[:, None], weights, 0)
 
 
+def sampling_weights(
+    probs: np.ndarray, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> np.ndarray:
+    """What sampling draws from: ``probs`` ``(batch, vocab)`` reshaped by the three knobs, in this order.
+
+    1. ``temperature``: probabilities to the power ``1 / temperature``, renormalised;
+    2. ``top_k``: all but the ``k`` likeliest codes set to 0 (ties with the k-th kept);
+    3. ``top_p``: all but the likeliest codes that hold ``top_p`` of what is left set to 0.
+
+    Returns weights that are proportional to the sampling probabilities (divide by each row's sum
+    for the probabilities themselves; notebook 10 shows them for one distribution).
+    """
+    probs = np.atleast_2d(np.asarray(probs, dtype=np.float64))
+    logits = np.log(np.maximum(probs, MIN_PROBABILITY)) / temperature  # 1. temperature
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax, not yet divided by its sum
+    if top_k is not None and top_k < weights.shape[1]:  # 2. top-k
+        kth = np.sort(weights, axis=1)[:, -top_k]
+        weights[weights < kth[:, None]] = 0.0
+    if top_p is not None and top_p < 1:  # 3. top-p
+        weights = keep_top_p(weights, top_p)
+    return weights
+
+
 def choose_next(
     probs: np.ndarray,
     rng: np.random.Generator,
@@ -318,13 +341,7 @@ def choose_next(
     if method == "argmax":
         return probs.argmax(axis=1)
     uniforms = rng.random((probs.shape[0], 1))
-    logits = np.log(np.maximum(probs, MIN_PROBABILITY)) / temperature  # 1. temperature
-    weights = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax, not yet divided by its sum
-    if top_k is not None and top_k < weights.shape[1]:  # 2. top-k
-        kth = np.sort(weights, axis=1)[:, -top_k]
-        weights[weights < kth[:, None]] = 0.0
-    if top_p is not None and top_p < 1:  # 3. top-p
-        weights = keep_top_p(weights, top_p)
+    weights = sampling_weights(probs, temperature, top_k, top_p)
     cumulative = np.cumsum(weights, axis=1)  # 4. draw
     codes = (cumulative <= uniforms * cumulative[:, -1:]).sum(axis=1)
     for row in np.flatnonzero(codes >= weights.shape[1]):  # only if rounding put a draw on the total

@@ -401,3 +401,13 @@ def test_batch_of_pieces_sampled_with_top_k_stays_among_the_likeliest(engine):
     codes = engine.generate_codes(stepper, batch, 1, top_k=3, seed=0)[:, 0]
     top_3 = np.argsort(probs, axis=1)[:, -3:]
     assert all(code in row for code, row in zip(codes, top_3))
+
+
+def test_sampling_weights_apply_temperature_then_top_k_then_top_p():
+    probs = np.array([[0.4, 0.3, 0.2, 0.1]])
+    plain = generation.sampling_weights(probs)
+    np.testing.assert_allclose(plain / plain.sum(), probs)
+    sharp = generation.sampling_weights(probs, temperature=0.5)  # squared, renormalised
+    np.testing.assert_allclose(sharp / sharp.sum(), [[0.16, 0.09, 0.04, 0.01]] / np.float64(0.30))
+    kept = generation.sampling_weights(probs, top_k=3, top_p=0.6)  # top-k leaves 0.4, 0.3, 0.2; 0.6 of 0.9 needs two
+    assert (kept > 0).tolist() == [[True, True, False, False]]
