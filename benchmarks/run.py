@@ -35,15 +35,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from benchmarks import quality
 from helpers import chapter, config, midi_files, midi_io, midi_reader, sequences, tokens
-
 
 # ----------------------------------------------------------------------------- targets (issue 7)
 

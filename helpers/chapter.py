@@ -31,9 +31,9 @@ Nothing here imports TensorFlow or music21 until a function needs it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -213,7 +213,7 @@ def generate(model_GRU, pattern, pitchcategory: list[str], Len_Notes: int, n_not
     """Step 8, prediction: one ``model.predict`` over the whole sliding window per note, argmax."""
     int_to_note = dict((number, note) for number, note in enumerate(pitchcategory))
     prediction_output = []
-    for note_index in range(n_notes):
+    for note_index in range(n_notes):  # noqa: B007 — the chapter's name, unused as printed
         prediction_input = np.reshape(pattern, (1, len(pattern), 1))
         prediction_input = prediction_input / float(Len_Notes)
         prediction_GRU = model_GRU.predict(prediction_input, verbose=0)  # noqa: N806

@@ -27,8 +27,8 @@ This module never imports TensorFlow: only NumPy, pandas and TF-free helpers.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -139,7 +139,7 @@ class NGramModel:
             nexts.append(windows[:, -1])
         return np.concatenate(keys), np.concatenate(nexts)
 
-    def fit(self, pieces: Iterable[Sequence[int]]) -> "NGramModel":
+    def fit(self, pieces: Iterable[Sequence[int]]) -> NGramModel:
         """Count the codes of ``pieces`` (a list of 1-D code sequences); returns ``self``."""
         pieces = _check_pieces(pieces, self.vocab_size)
         n, V = self.order, self.vocab_size

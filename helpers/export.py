@@ -15,15 +15,15 @@ Rhythms (the model predicts *which* notes; these decide *when*):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from helpers import config
-from helpers.errors import MusicGenError
 from helpers.constants import NOTE_COLUMNS, tidy_notes
+from helpers.errors import MusicGenError
 from helpers.tokens import token_to_pitches
 
 RHYTHMS = ("even", "data")

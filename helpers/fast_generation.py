@@ -22,7 +22,7 @@ step is a fixed sequence of in-place float32 calls on buffers allocated once per
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -122,7 +122,7 @@ class _Workspace:
     call.
     """
 
-    def __init__(self, stepper: "Stepper", batch: int):
+    def __init__(self, stepper: Stepper, batch: int):
         self.batch = batch
         units = [layer.units for layer in stepper.recurrent]
         starts = np.concatenate([[0], np.cumsum(units)]).astype(int)
@@ -147,7 +147,7 @@ class _Workspace:
         self.out = x if stepper.head else np.empty((batch, units[-1]), dtype=_F32)
         self.copy_out = not stepper.head  # no head: the output is the last state, copied
 
-    def _bind(self, stepper: "Stepper", k: int, layer: _Recurrent, source):
+    def _bind(self, stepper: Stepper, k: int, layer: _Recurrent, source):
         matmul, add, exp, reciprocal = np.matmul, np.add, np.exp, np.reciprocal
         multiply, subtract, tanh = np.multiply, np.subtract, np.tanh
         one = _F32(1.0)
@@ -241,7 +241,7 @@ class _Workspace:
             self.advance(primer[:, t])
         return self.step(primer[:, -1])
 
-    def load(self, states: list[np.ndarray], stepper: "Stepper") -> None:
+    def load(self, states: list[np.ndarray], stepper: Stepper) -> None:
         for k, (state, layer) in enumerate(zip(states, stepper.recurrent)):
             if layer.kind == "lstm":
                 self.h[k][...] = np.asarray(state[0]).T
@@ -249,7 +249,7 @@ class _Workspace:
             else:
                 self.h[k][...] = np.asarray(state).T
 
-    def dump(self, stepper: "Stepper") -> list[np.ndarray]:
+    def dump(self, stepper: Stepper) -> list[np.ndarray]:
         return [
             np.stack([self.h[k].T, self.cells[k].T]) if layer.kind == "lstm" else self.h[k].T.copy()
             for k, layer in enumerate(stepper.recurrent)

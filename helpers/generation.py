@@ -23,7 +23,7 @@ one. Neither module imports TensorFlow: they read the weights of a Keras model b
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

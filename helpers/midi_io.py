@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pandas is imported where tables are built: reader processes
 def midi_to_notes(
     path: Path | str, piece: str | None = None, *, limits: Limits | None = None
 ) -> tuple[pd.DataFrame, dict]:
-    """Read one MIDI file into a notes table (:data:`helpers.constants.NOTE_COLUMNS`).
+    r"""Read one MIDI file into a notes table (:data:`helpers.constants.NOTE_COLUMNS`).
 
     The notes are the file's own note events — every pitched track and channel, times from
     the file's ticks, nothing quantized. ``music21.converter.parse`` is *not* used here: on
@@ -86,7 +86,7 @@ def load_midi_files(
     progress: bool | None = None,
     skip_duplicates: bool = True,
 ) -> tuple[pd.DataFrame, LoadReport]:
-    """Read many MIDI files into one notes table; a bad file is skipped with its reason, never fatal.
+    r"""Read many MIDI files into one notes table; a bad file is skipped with its reason, never fatal.
 
     Every path ends up in ``report.used`` or in ``report.skipped`` with a reason label:
     ``unreadable`` (missing, a link to nowhere, no permission, not a regular file),

@@ -49,9 +49,9 @@ import errno
 import stat
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable, Iterator
 
 import numpy as np
 

@@ -23,7 +23,7 @@ clipping. Its sizes were chosen by measurement on the shipped data (notebook 08 
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from helpers import config
 

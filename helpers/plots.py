@@ -18,9 +18,9 @@ import base64
 import html
 import io
 import math
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -57,7 +57,7 @@ class RunFinished(RunError):
         stopped_by: what ended it before ``planned`` (``"early stopping"``, ``"time limit"``), or ``None``.
     """
 
-    def __init__(self, run: "Run", done: int, planned: int, stopped_by: str | None):
+    def __init__(self, run: Run, done: int, planned: int, stopped_by: str | None):
         self.run, self.done, self.planned, self.stopped_by = run, done, planned, stopped_by
         if stopped_by:
             what = f"stopped early at epoch {done} of {planned} ({stopped_by})"
@@ -118,12 +118,12 @@ class Run:
     # ------------------------------------------------------------------------- finding runs
 
     @classmethod
-    def create(cls, name: str = "gru", runs_dir: Path | None = None) -> "Run":
+    def create(cls, name: str = "gru", runs_dir: Path | None = None) -> Run:
         """A new folder ``<runs_dir>/<name>-NNN`` (default ``outputs/runs``) with the next free number."""
         return cls(config.unique_path(Path(runs_dir or config.RUNS_DIR), name))
 
     @classmethod
-    def open(cls, path: "Path | str | Run") -> "Run":
+    def open(cls, path: Path | str | Run) -> Run:
         """An existing run folder.
 
         Raises:
@@ -136,7 +136,7 @@ class Run:
         return run
 
     @classmethod
-    def latest(cls, prefix: str = "gru", runs_dir: Path | None = None) -> "Run | None":
+    def latest(cls, prefix: str = "gru", runs_dir: Path | None = None) -> Run | None:
         """The newest run ``<prefix>-NNN`` that holds a checkpoint, or ``None``."""
         runs_dir = Path(runs_dir or config.RUNS_DIR)
         pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)$")

@@ -11,7 +11,7 @@ TensorFlow is imported only inside :func:`windows_dataset`, so notebooks 01–03
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -221,7 +221,7 @@ class Vocabulary:
         return path
 
     @classmethod
-    def load(cls, path: Path | str) -> "Vocabulary":
+    def load(cls, path: Path | str) -> Vocabulary:
         """Read a vocabulary written by :meth:`save`."""
         path = Path(path)
         try:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import count_pitched_note_ons
 
 from benchmarks import run
 from helpers import chapter
-
-from conftest import count_pitched_note_ons
 
 
 def test_chapter_extraction_keeps_one_part_only(midi_files):

@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import count_pitched_note_ons
+
 from helpers import chapter, config
 from helpers.errors import DataError
 

@@ -292,9 +292,11 @@ def test_python_dash_m_helpers_reports_errors_on_one_line(tmp_path):
 @pytest.mark.parametrize(
     "command, options",
     [
-        ("prepare", ["--data", "--limit", "--encoding", "--max-file-mb", "--max-notes", "--max-quarters", "--timeout", "--report", "--all"]),
+        ("prepare", ["--data", "--limit", "--encoding", "--max-file-mb", "--max-notes", "--max-quarters", "--timeout",
+                     "--report", "--all"]),
         ("train", ["--arch", "--units", "--epochs", "--batch-size", "--seq-length", "--resume"]),
-        ("generate", ["--weights", "--notes", "--temperature", "--top-k", "--method", "--gen-seed", "--primer", "--instrument", "--output"]),
+        ("generate", ["--weights", "--notes", "--temperature", "--top-k", "--method", "--gen-seed", "--primer", "--instrument",
+                      "--output"]),
         ("run", ["--data", "--arch", "--epochs", "--notes", "--temperature", "--max-notes", "--report"]),
     ],
 )

@@ -11,15 +11,9 @@ import pytest
 from helpers import config
 
 
-def test_paths_hang_below_the_repository_root():
-    assert (config.ROOT / "helpers" / "config.py").is_file()
-    assert config.DATA_DIR == config.ROOT / "data" / "midi"
-
-
-def test_outputs_are_redirected_into_tmp_path(tmp_path):
-    # The autouse fixture in conftest.py keeps every test out of the repository's outputs/.
-    for folder in (config.CACHE_DIR, config.RUNS_DIR, config.GENERATED_DIR):
-        assert tmp_path in folder.parents
+def test_the_shipped_data_is_found_wherever_the_package_is_imported_from():
+    assert (config.ROOT / "pyproject.toml").is_file()  # the repository, also when helpers is installed
+    assert len(list(config.DATA_DIR.glob("*.mid"))) == 40  # the default dataset (data/README.md)
 
 
 def test_mode_defaults_to_fast(monkeypatch):
@@ -108,8 +102,9 @@ def test_every_output_folder_hangs_below_the_override(tmp_path):
     import subprocess
     import sys
 
-    code = "from helpers import config; print(config.OUTPUTS_DIR, config.RUNS_DIR, config.GENERATED_DIR, config.FIGURES_DIR, config.CACHE_DIR)"
-    env = {**os.environ, config.OUTPUTS_VARIABLE: str(tmp_path), "PYTHONPATH": str(config.ROOT)}
+    code = ("from helpers import config; "
+            "print(config.OUTPUTS_DIR, config.RUNS_DIR, config.GENERATED_DIR, config.FIGURES_DIR, config.CACHE_DIR)")
+    env = {**os.environ, config.OUTPUTS_VARIABLE: str(tmp_path)}
     printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     folders = [Path(p) for p in printed.split()]
     assert folders[0] == tmp_path

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CHORD_NOTES, C_MAJOR_SCALE, Track, write_midi
+from conftest import C_MAJOR_SCALE, CHORD_NOTES, Track, write_midi
 
 from helpers import export, midi_io, midilike
 from helpers.tokens import TokenError, Vocabulary

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from helpers import config, models, training
-from helpers.runs import CHECKPOINT_PATTERN, Run, RunError
 from helpers.models import keras
+from helpers.runs import CHECKPOINT_PATTERN, Run, RunError
 from helpers.tokens import Vocabulary
 
 SEQ = 8
