@@ -433,7 +433,7 @@ def plot_history(history: pd.DataFrame, title: str | None = None, ax: Axes | Non
 
     Args:
         history: one row per epoch with ``epoch`` and ``loss`` (and ``val_loss`` with
-            validation), as :func:`helpers.training.read_history` returns it.
+            validation), as :attr:`helpers.runs.Run.history` returns it.
         title: the axes title.
         ax: draw into these axes instead of a new figure.
     """
