@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections import Counter
 
 import mido
+from conftest import C_MAJOR_SCALE, DRUMS, Track, write_midi
 
 from benchmarks import store
 from helpers import midi_io
-
-from conftest import C_MAJOR_SCALE, DRUMS, Track, write_midi
 
 
 def pitches(path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -102,7 +101,8 @@ def test_an_interrupted_prepare_resumes_to_the_store_of_a_clean_build(folder, tm
     resumed = token_store.folder_to_store(folder, tmp_path / "store", chunk_files=3, workers=1, cache=False)
     assert len(reading) == 9 - 3 - 1  # not the first chunk's files, nor the duplicate
     assert resumed.pieces == clean.pieces and resumed.entries == clean.entries
-    assert (tmp_path / "store" / token_store.CODES_FILE).read_bytes() == (tmp_path / "clean" / token_store.CODES_FILE).read_bytes()
+    codes = {name: (tmp_path / name / token_store.CODES_FILE).read_bytes() for name in ("store", "clean")}
+    assert codes["store"] == codes["clean"]
     assert resumed.settings == {**clean.settings, "folder": resumed.settings["folder"]}
     # run again: nothing is read
     reading.clear()
