@@ -163,7 +163,9 @@ def test_stored_windows_are_the_in_memory_windows(folder, tmp_path, shuffle):
                 assert w2.dtype == np.int32 and np.array_equal(w1, w2) and np.array_equal(t1, t2)
     memory = sequences.windows_dataset(codes, 8, 16, shuffle=shuffle, seed=3)
     stored = sequences.windows_dataset(store.stream(train), 8, 16, shuffle=shuffle, seed=3)
-    for (w1, t1), (w2, t2) in zip(batches(memory), batches(stored)):
+    expected, got = batches(memory), batches(stored)
+    assert len(got) == len(expected) > 1 and got[0][1].shape == (16,)  # one target after each window
+    for (w1, t1), (w2, t2) in zip(expected, got):
         assert np.array_equal(w1, w2) and np.array_equal(t1, t2)
 
 
