@@ -65,7 +65,7 @@ CHUNK_FILES = 500
 FORMAT = 1
 CODES_FILE, INDEX_FILE, SETTINGS_FILE = "codes.bin", "index.jsonl", "store.json"
 #: Settings that must match for a store to be resumed or extended.
-SAME_SETTINGS = ("encoding", "normalise_keys", "limit", "sample_seed", "load_options")
+SAME_SETTINGS = ("folder", "encoding", "normalise_keys", "limit", "sample_seed", "load_options")
 
 
 class StoreError(OptionError):
@@ -267,7 +267,7 @@ def folder_to_store(
 
     Raises:
         OptionError: a chord encoding.
-        StoreError: ``store`` was made with other settings.
+        StoreError: ``store`` was made with other settings (another folder, keys, sample or limits).
         NoUsableMidiError: no file gave any note.
     """
     if encoding != midilike.ENCODING:
@@ -295,6 +295,8 @@ def folder_to_store(
     done = {entry["piece"] for entry in store.entries}
     seen = {entry["digest"] for entry in store.entries if entry.get("digest")}
     todo = [p for p in paths if display_name(p.relative_to(folder).as_posix()) not in done]
+    if todo and store.settings.get("complete"):  # files to add: incomplete until they are in
+        _write_json(path / SETTINGS_FILE, {**store.settings, "complete": False})
     end = store.n_codes
     vocab = store.vocab
     from tqdm import tqdm

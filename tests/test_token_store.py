@@ -113,6 +113,8 @@ def test_an_interrupted_prepare_resumes_to_the_store_of_a_clean_build(folder, tm
 def test_a_grown_folder_is_appended(folder, tmp_path):
     token_store.folder_to_store(folder, tmp_path / "store", workers=1)
     write_tune(folder / "tune_9.mid", seed=9, n_notes=30)
+    with pytest.raises(token_store.StoreError, match="folder="):  # another folder is not mixed in
+        token_store.folder_to_store(folder / "sub", tmp_path / "store", workers=1)
     store = token_store.folder_to_store(folder, tmp_path / "store", workers=1)
     assert store.pieces[-1] == "tune_9.mid" and len(store.pieces) == 8
     corpus, _ = in_memory(folder)
