@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import quality
+from benchmarks import quality, store
 from helpers import chapter, config, midi_files, midi_io, midi_reader, sequences, tokens
 
 # ----------------------------------------------------------------------------- targets (issue 7)
@@ -86,8 +86,9 @@ SIZES = {
     "large": Size(copies=15, chapter_files=80, prep_notes=500_000, train_windows=12_800, train_epochs=5, chapter_notes=500, notes=500, repeats=9),
 }
 STAGES = ("extraction", "preparation", "training", "generation")
-#: Stages run only when asked for with --stages (the quality stage trains for up to 15 minutes).
-EXTRA_STAGES = ("quality",)
+#: Stages run only when asked for with --stages (the quality stage trains for up to 15 minutes,
+#: the store stage prepares and trains on 20,000 files twice: about half an hour on 2 cores).
+EXTRA_STAGES = ("quality", "store")
 
 
 # ----------------------------------------------------------------------------- results
@@ -679,6 +680,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quality-minutes", type=float, default=15.0,
                         help="quality stage: minutes of training for the improved model (default 15, the target's budget)")
     parser.add_argument("--quality-files", type=int, help="quality stage: use only N files of the folder (default: all)")
+    parser.add_argument("--store-files", type=int, default=20_000,
+                        help="store stage: files of the synthetic folder made from --data (default 20,000)")
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     for name in ("copies", "chapter_files", "notes", "windows", "chapter_notes", "repeats"):
@@ -745,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
             show(bench_generation(training.values, args.generated, args.chapter_notes, args.repeats))
         if "quality" in args.stages:
             show(quality.bench_quality(folder, args.quality_minutes, args.quality_files))
+        if "store" in args.stages:
+            show(store.bench_store(folder, args.store_files))
 
     judged = [row for row in rows if row.passed is not None]
     failed = [row.stage for row in judged if not row.passed]

@@ -8,7 +8,8 @@ stderr and exit status 2, no traceback (a folder with no usable MIDI: the files 
 reasons too); every option is checked before any work starts, and a command that fails leaves
 no half-made file or run folder behind. Ctrl-C during training keeps the last finished epoch
 (exit status 130), and ``train --resume RUN_FOLDER`` continues from it. ``prepare`` never
-imports TensorFlow.
+imports TensorFlow. For a collection larger than memory, ``--store FOLDER`` keeps the tokens
+in an on-disk token store (helpers/token_store.py) and trains from it.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keys", choices=["as-written", "normalise"],
                        help="normalise: move every piece to C major / A minor first (default for --encoding midilike; "
                             "notebook 08); as-written: keep each piece's key (default for chord tokens)")
+    group.add_argument("--store", type=Path, metavar="FOLDER",
+                       help="large collections (--encoding midilike only): keep the tokens in an on-disk token store in "
+                            "FOLDER, read a chunk of files at a time with a progress bar, and train from it without "
+                            "loading it; memory stays bounded by the model, not the data. Ctrl-C keeps every finished "
+                            "chunk: the same command goes on where it stopped, and a grown folder is appended")
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -207,8 +213,22 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path):
     verbose = 1 if sys.stderr.isatty() else 2  # Keras' progress bar on a terminal, a line per epoch in logs
     strategy = None if args.strategy == "default" else distribute.make_strategy(args.strategy)
     if getattr(args, "resume", None):
+        from helpers import runs
+
+        if runs.Run.open(run_dir).settings.get("store"):  # trained by --store: its codes come from the store again
+            return pipeline.resume_store_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard,
+                                             strategy=strategy)
         return pipeline.resume_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard, strategy=strategy)
     improved = _recipe(args) == "improved"
+    if args.store is not None:
+        return pipeline.train_store_run(
+            corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
+            args.batch_size or (32 if improved else 64), args.val_fraction, args.seed, run_dir=run_dir,
+            early_stopping=args.early_stopping or (5 if improved else None), verbose=verbose, recipe=_recipe(args),
+            transpose=args.transpose, tensorboard=args.tensorboard, strategy=strategy,
+            time_limit=args.time_limit * 60 if args.time_limit else None,
+            **_model_options(args), **({"input_encoding": args.input_encoding} if args.input_encoding and not improved else {}),
+        )
     return pipeline.train_run(
         corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
         args.batch_size or (32 if improved else 64), args.val_fraction, args.input_encoding or "scaled", args.seed,
@@ -232,6 +252,12 @@ def _check_options(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"MIDI folder not found: {args.data}; give --data a folder of .mid/.midi files")
     if getattr(args, "report", None) is not None and args.report.is_dir():
         raise OptionError(f"--report {args.report} is a folder: give a file name, such as load-report.csv")
+    if getattr(args, "store", None) is not None and not getattr(args, "resume", None):
+        if args.encoding != "midilike":
+            raise OptionError("--store keeps MIDI-like tokens only (a fixed vocabulary, so files can be written as they "
+                              "are read; chord tokens need the whole folder's vocabulary first): add --encoding midilike")
+        if args.store.is_file():
+            raise OptionError(f"--store {args.store} is a file: give a folder (new, or one that prepare --store wrote)")
     run_folder = getattr(args, "resume", None) or (args.run if args.command in ("generate", "evaluate") else None)
     for needed in ("vocab.json", "config.json") if run_folder else ():
         if not (run_folder / needed).is_file():
@@ -363,9 +389,16 @@ def main(argv: list[str] | None = None) -> int:
         corpus = None
         if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
             normalise = (args.keys or ("normalise" if args.encoding == "midilike" else "as-written")) == "normalise"
-            corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding, normalise, **_load_options(args))
-            _print_report(args, corpus.report)
-            print(f"{len(corpus.events):,} events, {len(corpus.vocab):,} distinct tokens")
+            if args.store is not None:  # the large-collection path: the tokens stay on disk
+                corpus = pipeline.prepare_store(args.data, args.store, args.limit, args.seed, args.encoding, normalise,
+                                                **_load_options(args))
+                _print_report(args, corpus.report())
+                print(f"{corpus.n_codes:,} events of {len(corpus.pieces):,} pieces in the token store "
+                      f"{config.relative(args.store)}, {len(corpus.vocab):,} distinct tokens")
+            else:
+                corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding, normalise, **_load_options(args))
+                _print_report(args, corpus.report)
+                print(f"{len(corpus.events):,} events, {len(corpus.vocab):,} distinct tokens")
         if args.command in ("train", "run"):
             run_dir = getattr(args, "resume", None) or runs.Run.create(pipeline.run_name(args.arch, _recipe(args))).path
             created = None if getattr(args, "resume", None) else run_dir
@@ -412,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_nothing_to_train(error, getattr(args, 'epochs', None))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if run_dir is None and getattr(args, "store", None) is not None and not getattr(args, "resume", None):
+            print(f"interrupted while preparing: the token store {config.relative(args.store)} keeps every finished "
+                  "chunk of files; run the same command again to go on from there", file=sys.stderr)
+            return 130
         print(_interrupted(args.command, run_dir, created), file=sys.stderr)
         _remove_unfinished(created)
         return 130

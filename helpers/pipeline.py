@@ -2,7 +2,9 @@
 
 ``prepare`` (MIDI folder → events and vocabulary), ``train_run`` (events → a run folder) and
 ``generate_piece`` (run folder → MIDI file). Each step is explained in its own notebook
-(02, 05, 06); this module only strings them together.
+(02, 05, 06); this module only strings them together. For a folder larger than memory,
+``prepare_store`` and ``train_store_run`` take the same steps through an on-disk token store
+(:mod:`helpers.token_store`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import chapter, config, distribute, export, midi_io, midi_reader, midilike, sequences, tokens
+from helpers import chapter, config, distribute, export, midi_io, midi_reader, midilike, sequences, token_store, tokens
 from helpers.errors import DataError
 from helpers.runs import Run, RunError, folder_record
 from helpers.tokens import Vocabulary
@@ -258,6 +260,141 @@ def resume_run(
         val_codes = sequences.events_to_codes(corpus.events, vocab, settings["val_pieces"]) if settings["val_pieces"] else None
     except tokens.TokenError as error:
         raise RunError(f"{run.path}: the data changed since this run started ({error})") from error
+    tables = None
+    if settings.get("transpositions"):
+        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
+    with distribute.scope(strategy):
+        model = run.build_model()
+    training.train(
+        model, vocab, train_codes, val_codes, run, epochs=planned,
+        batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
+        early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
+        transpositions=tables, tensorboard=tensorboard, strategy=strategy,
+    )
+    return run
+
+
+def prepare_store(
+    folder: Path | str | None, store: Path | str, limit: int | None = None, seed: int | None = None,
+    encoding: str = midilike.ENCODING, normalise_keys: bool = False, progress: bool | None = None, **load_options,
+) -> token_store.TokenStore:
+    """:func:`prepare` for a folder larger than memory: MIDI folder → an on-disk token store.
+
+    The files are read a chunk at a time and their MIDI-like codes appended to the store
+    ``store`` (a folder); Ctrl-C keeps every finished chunk and the same call resumes. See
+    :func:`helpers.token_store.folder_to_store` (``encoding`` must be ``"midilike"``). Nothing
+    here imports TensorFlow.
+    """
+    return token_store.folder_to_store(folder or config.DATA_DIR, store, limit, seed, encoding, normalise_keys,
+                                       progress=progress, **load_options)
+
+
+def train_store_run(
+    store: token_store.TokenStore | Path | str,
+    architecture: str = "gru",
+    seq_length: int = 128,
+    epochs: int = 30,
+    batch_size: int = 32,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    run_dir: Path | str | None = None,
+    early_stopping: int | None = None,
+    verbose: int = 0,
+    recipe: str = "improved",
+    transpose: bool = False,
+    time_limit: float | None = None,
+    tensorboard: bool = False,
+    strategy=None,
+    **model_options,
+) -> Run:
+    """:func:`train_run` reading its windows from a token store (:func:`prepare_store`), never
+    loading the codes whole: memory is bounded by the model and a batch, not by the data.
+
+    The split by piece, the windows (for the same seed), the models and the run folder are
+    those of :func:`train_run` on ``prepare(..., encoding="midilike")`` of the same folder;
+    the run also records its ``store``, and :func:`resume_store_run` continues it.
+    ``recipe`` is ``"improved"`` (default) or ``"chapter"`` (then ``input_encoding`` may be
+    given in ``model_options``).
+    """
+    from helpers import models, training
+
+    store = store if isinstance(store, token_store.TokenStore) else token_store.TokenStore.open(store)
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe={recipe!r}: expected one of {', '.join(RECIPES)}")
+    if architecture not in ("gru", "lstm"):
+        raise ValueError(f"architecture={architecture!r}: expected gru or lstm")
+    if not store.pieces:
+        raise DataError(f"{store.path}: the token store holds no piece")
+    config.set_seed(seed)
+    vocab = store.vocab
+    train_pieces, val_pieces = sequences.split_by_piece(store.pieces, val_fraction, seed)
+    train_codes = store.stream(train_pieces)
+    val_codes = store.stream(val_pieces) if val_pieces else None
+    if recipe == "chapter":
+        builder = architecture
+        builder_args = {"vocab_size": len(vocab), "seq_length": seq_length,
+                        "input_encoding": model_options.pop("input_encoding", "scaled"), **model_options}
+    else:
+        builder = "sequence"
+        builder_args = {"vocab_size": len(vocab), "seq_length": seq_length, "layer": architecture, **model_options}
+    with distribute.scope(strategy):
+        model = models.BUILDERS[builder](**builder_args)
+    tables = None
+    if recipe == "improved" and transpose:
+        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
+    run = Run(Path(run_dir)) if run_dir else Run.create(run_name(architecture, recipe))
+    run.write_primer(store_to_primer(store, val_pieces or train_pieces, seq_length))
+    settings = store.settings
+    training.train(
+        model, vocab, train_codes, val_codes, run, epochs=epochs, batch_size=batch_size, seed=seed,
+        early_stopping=early_stopping, verbose=verbose,
+        reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
+        tensorboard=tensorboard, strategy=strategy, extra_config={
+            "recipe": recipe, "normalise_keys": bool(settings.get("normalise_keys")),
+            "data": folder_record(Path(settings["folder"])), "encoding": vocab.encoding, "limit": settings.get("limit"),
+            "sample_seed": settings.get("sample_seed"), "train_pieces": train_pieces, "val_pieces": val_pieces,
+            "store": str(Path(store.path).resolve()),
+            **({"load_options": settings["load_options"]} if settings.get("load_options") else {}),
+        },
+    )
+    return run
+
+
+def store_to_primer(store: token_store.TokenStore, pieces: list[str], seq_length: int) -> dict:
+    """:func:`corpus_to_primer` for a token store: the opening window of the longest of ``pieces``
+    (the first of the longest, as :func:`primer_from_events` picks it), and its key shift."""
+    where = {piece: i for i, piece in enumerate(store.pieces)}
+    lengths = [int(store.lengths[where[piece]]) for piece in pieces]
+    source = pieces[int(np.argmax(lengths))]
+    primer = {"source": source, "tokens": store.vocab.decode(store.piece_codes(source)[:seq_length])}
+    if store.key_shifts:
+        primer["key_shift"] = store.key_shifts[source]
+    return primer
+
+
+def resume_store_run(
+    run_dir: Run | Path | str, epochs: int | None = None, verbose: int = 0, tensorboard: bool = False, strategy=None,
+) -> Run:
+    """:func:`resume_run` of a run trained by :func:`train_store_run`: the codes come from the
+    store the run recorded, not from the MIDI folder.
+
+    Raises:
+        helpers.runs.RunFinished: nothing to train (see :func:`resume_run`).
+        helpers.runs.RunError: the run has no store, or its pieces are no longer in it.
+    """
+    from helpers import training
+
+    run = Run.open(run_dir)
+    planned = run.check_epochs_left(epochs)
+    vocab, settings = run.vocab, run.settings
+    if not settings.get("store"):
+        raise RunError(f"{run.path}: the run was not trained from a token store; use resume_run")
+    try:
+        store = token_store.TokenStore.open(settings["store"])
+        train_codes = store.stream(settings["train_pieces"])
+        val_codes = store.stream(settings["val_pieces"]) if settings["val_pieces"] else None
+    except (token_store.StoreError, DataError) as error:
+        raise RunError(f"{run.path}: cannot read the run's token store again ({error})") from error
     tables = None
     if settings.get("transpositions"):
         tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])

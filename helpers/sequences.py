@@ -5,6 +5,10 @@ Explained in notebook 03. The chapter builds every window as its own list
 data × window (:func:`helpers.chapter.codes_to_windows`). Here a window is just its start position; :func:`windows_dataset` cuts the
 windows from one array of codes batch by batch, so memory grows with the data alone.
 
+Both dataset functions also take a :class:`helpers.token_store.StoredStream` instead of an
+array: the windows are then read batch by batch from the store's memory map
+(:func:`stored_windows_dataset`), never the whole stream at once — the large-collection path.
+
 TensorFlow is imported only inside :func:`windows_dataset`, so notebooks 01–03 start fast.
 """
 
@@ -17,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.errors import DataError
+from helpers.token_store import StoredStream
 
 
 def split_by_piece(
@@ -108,7 +113,8 @@ def windows_dataset(
     epoch. Unshuffled (validation, inspection), every window comes once, in order.
 
     Args:
-        codes: one stream of token codes.
+        codes: one stream of token codes, or a :class:`~helpers.token_store.StoredStream`
+            (read from disk, see :func:`stored_windows_dataset`).
         seq_length: steps per window (the chapter: 100).
         batch_size: windows per batch (the chapter: 64).
         shuffle: reshuffle the windows every epoch, as above.
@@ -117,6 +123,8 @@ def windows_dataset(
     Raises:
         ValueError: fewer than ``seq_length + 1`` codes (not a single window).
     """
+    if isinstance(codes, StoredStream):
+        return stored_windows_dataset(codes, seq_length, batch_size, shuffle, seed, every_step=False)
     tf, stream, n = _stream(codes, seq_length, count_windows)
     offsets = tf.range(seq_length, dtype=tf.int64)
     starts = _shuffled_starts(tf, n, seed) if shuffle else tf.data.Dataset.range(n)
@@ -154,7 +162,8 @@ def sequence_windows_dataset(
     at 0, in order.
 
     Args:
-        codes: one stream of token codes.
+        codes: one stream of token codes, or a :class:`~helpers.token_store.StoredStream`
+            (read from disk, see :func:`stored_windows_dataset`).
         seq_length: steps per window.
         batch_size: windows per batch.
         shuffle: new phase and order every epoch (training).
@@ -167,6 +176,8 @@ def sequence_windows_dataset(
     Raises:
         ValueError: too few codes for one window.
     """
+    if isinstance(codes, StoredStream):
+        return stored_windows_dataset(codes, seq_length, batch_size, shuffle, seed, transpositions)
     tf, stream, n = _stream(codes, seq_length, count_sequence_windows)
     offsets = tf.range(seq_length + 1, dtype=tf.int64)
     if shuffle:
@@ -186,6 +197,70 @@ def sequence_windows_dataset(
             which = tf.random.stateless_uniform(tf.shape(batch_starts), key, maxval=tables.shape[0], dtype=tf.int32)
             spans = tf.gather(tf.gather(tables, which), spans, batch_dims=1)  # window i through table which[i]
         return spans[:, :-1], spans[:, 1:]
+
+    batches = starts.batch(batch_size, drop_remainder=shuffle and n >= batch_size)
+    return batches.map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def stored_windows_dataset(
+    stream: StoredStream,
+    seq_length: int,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: int = 0,
+    transpositions: np.ndarray | None = None,
+    every_step: bool = True,
+):
+    """The windows of :func:`sequence_windows_dataset` (``every_step``) or :func:`windows_dataset`
+    (one target after each window), read from a token store instead of memory.
+
+    The same starts, batches, order and transpositions as the in-memory functions give for
+    ``stream.to_array()`` with the same ``seed`` (tested): only the source of the codes
+    differs. Each batch reads its ``batch × (seq_length + 1)`` codes from the store's memory
+    map in a ``tf.numpy_function``; the stream itself is never loaded, so memory does not grow
+    with the data. Pages read stay in the operating system's file cache, which it gives back
+    when memory is short.
+
+    Args:
+        stream: pieces of a store (:meth:`helpers.token_store.TokenStore.stream`).
+        seq_length, batch_size, shuffle, seed, transpositions: as for :func:`sequence_windows_dataset`.
+        every_step: a target at every step (the improved recipe), else one after the window.
+
+    Raises:
+        DataError: too few codes for one window.
+    """
+    from helpers import config
+
+    tf = config.import_tensorflow()
+    count = count_sequence_windows if every_step else count_windows
+    n = count(len(stream), seq_length)
+    if n == 0:
+        raise DataError(f"{len(stream)} codes give no window of {seq_length}: use more music or a shorter seq_length")
+    offsets = np.arange(seq_length + 1, dtype=np.int64)
+    stride = seq_length if every_step else 1
+    if shuffle:
+        starts = _shuffled_starts(tf, n, seed, stride=stride)
+    else:
+        starts = tf.data.Dataset.range(n).map(lambda i: i * stride)
+    tables = None
+    if every_step and shuffle and transpositions is not None and len(transpositions):
+        table_array = np.asarray(transpositions, dtype=np.int32)
+        table_array = np.where(table_array < 0, np.arange(table_array.shape[1], dtype=np.int32), table_array)
+        tables = tf.constant(table_array)
+
+    def read(batch_starts):
+        return stream.read(batch_starts[:, None] + offsets[None, :])
+
+    def cut(batch_starts):
+        spans = tf.numpy_function(read, [batch_starts], tf.int32, stateful=False)
+        spans = tf.ensure_shape(spans, [None, seq_length + 1])
+        if tables is not None:
+            key = tf.stack([batch_starts[0], tf.constant(seed + 1, tf.int64)])
+            which = tf.random.stateless_uniform(tf.shape(batch_starts), key, maxval=tables.shape[0], dtype=tf.int32)
+            spans = tf.gather(tf.gather(tables, which), spans, batch_dims=1)  # window i through table which[i]
+        if every_step:
+            return spans[:, :-1], spans[:, 1:]
+        return spans[:, :-1], spans[:, -1]
 
     batches = starts.batch(batch_size, drop_remainder=shuffle and n >= batch_size)
     return batches.map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)

@@ -685,3 +685,45 @@ def test_generate_with_top_p_1_writes_the_piece_plain_sampling_writes(capsys, cl
         pieces[name] = midi_io.midi_to_notes(target)[0].drop(columns="piece")
     assert pieces["p1"].equals(pieces["plain"])
     assert pieces["p_small"].equals(pieces["argmax"])  # a nucleus of 5 % holds the likeliest token alone
+
+
+# ----------------------------------------------------------------------------- --store (the large-collection path)
+
+
+def test_prepare_and_train_with_a_token_store(capsys, tune_folder, tmp_path):
+    store = tmp_path / "store"
+    status, out, err = run_main(capsys, "prepare", "--data", tune_folder, "--encoding", "midilike", "--store", store)
+    assert status == 0, err
+    assert "Used 4 of 4 files" in out and "pieces in the token store" in out
+    assert (store / "codes.bin").is_file() and json.loads((store / "store.json").read_text())["complete"] is True
+    status, out, err = run_main(capsys, "train", "--data", tune_folder, "--encoding", "midilike", "--store", store,
+                                "--seq-length", "8", "--epochs", "1", "--units", "4", "--batch-size", "8")
+    assert status == 0, err
+    run = Run(config.RUNS_DIR / "gru-improved-001")
+    assert run.settings["store"] == str(store.resolve()) and run.epochs_done == 1
+    status, out, err = run_main(capsys, "train", "--resume", run.path, "--epochs", "2")  # from the store again
+    assert status == 0, err
+    assert run.epochs_done == 2
+
+
+def test_store_needs_the_midilike_encoding(capsys, tune_folder, tmp_path):
+    status, _, err = run_main(capsys, "prepare", "--data", tune_folder, "--store", tmp_path / "store")
+    assert status == 2
+    assert_one_line_error(err, "--store keeps MIDI-like tokens only", "--encoding midilike")
+    assert not (tmp_path / "store").exists()
+
+
+def test_keyboard_interrupt_while_preparing_a_store_says_how_to_go_on(capsys, tune_folder, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "prepare_store", interrupted)
+    status, _, err = run_main(capsys, "prepare", "--data", tune_folder, "--encoding", "midilike", "--store", tmp_path / "s")
+    assert status == 130 and "run the same command again to go on" in err
+
+
+def test_store_is_documented(capsys):
+    for command in ("prepare", "train", "run"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        assert "--store FOLDER" in capsys.readouterr().out
