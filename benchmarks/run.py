@@ -82,8 +82,12 @@ class Size:
 
 
 SIZES = {
-    "small": Size(copies=1, chapter_files=None, prep_notes=200_000, train_windows=1_920, train_epochs=6, chapter_notes=50, notes=500, repeats=5),
-    "large": Size(copies=15, chapter_files=80, prep_notes=500_000, train_windows=12_800, train_epochs=5, chapter_notes=500, notes=500, repeats=9),
+    "small": Size(
+        copies=1, chapter_files=None, prep_notes=200_000, train_windows=1_920, train_epochs=6, chapter_notes=50, notes=500, repeats=5
+    ),
+    "large": Size(
+        copies=15, chapter_files=80, prep_notes=500_000, train_windows=12_800, train_epochs=5, chapter_notes=500, notes=500, repeats=9
+    ),
 }
 STAGES = ("extraction", "preparation", "training", "generation")
 #: Stages run only when asked for with --stages (the quality stage trains for up to 15 minutes,
@@ -139,14 +143,26 @@ def times(x: float) -> str:
     return "∞" if x == float("inf") else f"{number(x)}×"
 
 
-def compare(stage: str, unit: str, chapter_value: float, project_value: float, higher_is_better: bool = True,
-            minimum: float | None = None, note: str = "") -> Row:
+def compare(
+    stage: str,
+    unit: str,
+    chapter_value: float,
+    project_value: float,
+    higher_is_better: bool = True,
+    minimum: float | None = None,
+    note: str = "",
+) -> Row:
     """A row comparing two figures; the ratio is how many times better the project is."""
     better, worse = (project_value, chapter_value) if higher_is_better else (chapter_value, project_value)
     ratio = better / worse if worse > 0 else float("inf")
     return Row(
-        f"{stage} ({unit})", number(chapter_value), number(project_value), times(ratio),
-        f"≥ {number(minimum)}×" if minimum is not None else "", None if minimum is None else ratio >= minimum, note,
+        f"{stage} ({unit})",
+        number(chapter_value),
+        number(project_value),
+        times(ratio),
+        f"≥ {number(minimum)}×" if minimum is not None else "",
+        None if minimum is None else ratio >= minimum,
+        note,
     )
 
 
@@ -298,8 +314,7 @@ def copy_files(paths: list[Path], root: Path, copies: int, into: Path) -> list[P
     return result
 
 
-def bench_extraction(paths: list[Path], root: Path, repeats: int, cache_dir: Path,
-                     chapter_files: int | None = None) -> Stage:
+def bench_extraction(paths: list[Path], root: Path, repeats: int, cache_dir: Path, chapter_files: int | None = None) -> Stage:
     """Files/s and notes/s of the chapter's loop and of ``midi_io.load_midi_files``, cold and warm.
 
     Also checks, file by file, that the project keeps every pitched note-on (pitch by pitch,
@@ -327,20 +342,35 @@ def bench_extraction(paths: list[Path], root: Path, repeats: int, cache_dir: Pat
     midi_io.load_midi_files(paths[:1], cache=False, **options)  # imports, outside the timing
     notes, report = midi_io.load_midi_files(paths, cache=False, **options)
     midi_io.load_midi_files(paths, cache=True, cache_dir=cache_dir, **options)  # fills the cache
-    timed = best_of_each(repeats, {
-        "cold": lambda: midi_io.load_midi_files(paths, cache=False, **options),
-        "warm": lambda: midi_io.load_midi_files(paths, cache=True, cache_dir=cache_dir, **options),
-    })
+    timed = best_of_each(
+        repeats,
+        {
+            "cold": lambda: midi_io.load_midi_files(paths, cache=False, **options),
+            "warm": lambda: midi_io.load_midi_files(paths, cache=True, cache_dir=cache_dir, **options),
+        },
+    )
     (cold, cold_spread), (warm, warm_spread) = timed["cold"], timed["warm"]
 
     files, kept = len(paths), len(notes)
     sample = f"; the chapter read the first {chapter_count} of the {files} files" if chapter_count < files else ""
     stage.rows += [
-        compare("extraction, cold cache", "files/s", chapter_count / chapter_cold, files / cold,
-                minimum=EXTRACTION_COLD_MIN, note=f"{spread(cold_spread)}; chapter: forceSource=True{sample}"),
+        compare(
+            "extraction, cold cache",
+            "files/s",
+            chapter_count / chapter_cold,
+            files / cold,
+            minimum=EXTRACTION_COLD_MIN,
+            note=f"{spread(cold_spread)}; chapter: forceSource=True{sample}",
+        ),
         compare("extraction, cold cache", "notes/s", found.notes_kept / chapter_cold, kept / cold),
-        compare("extraction, with the cache", "files/s", chapter_count / chapter_warm, files / warm,
-                minimum=EXTRACTION_WARM_MIN, note=f"{spread(warm_spread)}; chapter: music21's pickles of its parses"),
+        compare(
+            "extraction, with the cache",
+            "files/s",
+            chapter_count / chapter_warm,
+            files / warm,
+            minimum=EXTRACTION_WARM_MIN,
+            note=f"{spread(warm_spread)}; chapter: music21's pickles of its parses",
+        ),
         compare("extraction, with the cache", "notes/s", found.notes_kept / chapter_warm, kept / warm),
     ]
 
@@ -356,11 +386,17 @@ def bench_extraction(paths: list[Path], root: Path, repeats: int, cache_dir: Pat
     in_read = sum(sum(truth[name].values()) for name in read)
     ours_in_read = sum(sum(ours.get(name, Counter()).values()) for name in read)
     same = found.notes_kept == ours_in_read and not lost and not errors
-    stage.rows.append(Row(
-        "extraction, pitched notes kept", f"{found.notes_kept:,}", f"{ours_in_read:,}",
-        f"{ours_in_read / max(found.notes_kept, 1):.2f}×", "all", every_note and kept == total,
-        f"mido counts {in_read:,} note-ons in the {chapter_count} files both read",
-    ))
+    stage.rows.append(
+        Row(
+            "extraction, pitched notes kept",
+            f"{found.notes_kept:,}",
+            f"{ours_in_read:,}",
+            f"{ours_in_read / max(found.notes_kept, 1):.2f}×",
+            "all",
+            every_note and kept == total,
+            f"mido counts {in_read:,} note-ons in the {chapter_count} files both read",
+        )
+    )
     stage.lines.append(
         f"same notes from both extractions: {'yes' if same else 'no'} — the chapter kept {found.notes_kept:,} of "
         f"{in_read:,} pitched notes ({found.notes_kept / max(in_read, 1):.0%}); it lost notes in {len(lost)} of "
@@ -410,9 +446,13 @@ def symusic_to_notes(path: Path, piece: str | None = None):
     part, begin, length, pitch, velocity = (np.concatenate(c) if c else np.zeros(0, dtype=np.int64) for c in columns)
     order = np.lexsort((part, pitch, begin))
     extract = midi_reader.Extract(
-        part=part[order].astype(np.int16), offset=begin[order] / tpq, duration=length[order] / tpq,
-        pitch=pitch[order].astype(np.int16), velocity=velocity[order].astype(np.int16),
-        instruments=instruments, drum_hits=drum_hits,
+        part=part[order].astype(np.int16),
+        offset=begin[order] / tpq,
+        duration=length[order] / tpq,
+        pitch=pitch[order].astype(np.int16),
+        velocity=velocity[order].astype(np.int16),
+        instruments=instruments,
+        drum_hits=drum_hits,
     )
     return midi_io.extracts_to_notes([(piece or path.name, extract)]), drum_hits
 
@@ -475,26 +515,53 @@ def bench_preparation(n_notes: int, vocab_size: int, seq_length: int = chapter.S
     theirs, chapter_seconds, _ = peak_extra_memory(lambda: chapter.prepare(full, seq_length))
     mb = 1e6
     minimum = MEMORY_MIN if n_notes == MEMORY_TARGET_NOTES else None
-    stage.rows.append(compare(
-        f"preparation, {n_notes:,} notes, peak extra", "MB", theirs / mb, ours / mb, higher_is_better=False,
-        minimum=minimum, note=f"{method}; vocabulary {vocab_size:,}; {chapter_seconds:.1f} s vs {ours_seconds:.1f} s",
-    ))
-    stage.rows.append(Row(
-        "  of which windows + codes (no shuffle, MB)", "", number(ours_plain / mb), "", "", None,
-        "the rest: the permutation of window starts and tf.data's batches",
-    ))
+    stage.rows.append(
+        compare(
+            f"preparation, {n_notes:,} notes, peak extra",
+            "MB",
+            theirs / mb,
+            ours / mb,
+            higher_is_better=False,
+            minimum=minimum,
+            note=f"{method}; vocabulary {vocab_size:,}; {chapter_seconds:.1f} s vs {ours_seconds:.1f} s",
+        )
+    )
+    stage.rows.append(
+        Row(
+            "  of which windows + codes (no shuffle, MB)",
+            "",
+            number(ours_plain / mb),
+            "",
+            "",
+            None,
+            "the rest: the permutation of window starts and tf.data's batches",
+        )
+    )
     per_note_half, per_note = ours_half / (n_notes // 2), ours / n_notes
     growth = per_note / max(per_note_half, 1e-9)
-    stage.rows.append(Row(
-        "  project per note, data ×2 (bytes/note)", "", f"{per_note_half:.0f} → {per_note:.0f}", f"{growth:.2f}×",
-        f"≤ {GROWTH_MAX}×", growth <= GROWTH_MAX, "linear in the data",
-    ))
+    stage.rows.append(
+        Row(
+            "  project per note, data ×2 (bytes/note)",
+            "",
+            f"{per_note_half:.0f} → {per_note:.0f}",
+            f"{growth:.2f}×",
+            f"≤ {GROWTH_MAX}×",
+            growth <= GROWTH_MAX,
+            "linear in the data",
+        )
+    )
     widening = ours_wide / max(ours, 1)
-    stage.rows.append(Row(
-        f"  project, window {seq_length} → {2 * seq_length} (MB)", "", f"{number(ours / mb)} → {number(ours_wide / mb)}",
-        f"{widening:.2f}×", f"≤ {GROWTH_MAX}×", widening <= GROWTH_MAX,
-        f"the chapter's arrays grow with notes × window: {theirs / n_notes:,.0f} bytes/note at {seq_length}",
-    ))
+    stage.rows.append(
+        Row(
+            f"  project, window {seq_length} → {2 * seq_length} (MB)",
+            "",
+            f"{number(ours / mb)} → {number(ours_wide / mb)}",
+            f"{widening:.2f}×",
+            f"≤ {GROWTH_MAX}×",
+            widening <= GROWTH_MAX,
+            f"the chapter's arrays grow with notes × window: {theirs / n_notes:,.0f} bytes/note at {seq_length}",
+        )
+    )
     if minimum is None:
         stage.lines.append(f"(the memory target is stated for {MEMORY_TARGET_NOTES:,} notes; this run used {n_notes:,})")
     return stage
@@ -565,15 +632,20 @@ def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
     project_rate = n_windows / min(project_timer.seconds[1:])
 
     same_size = len_notes == len(vocab)
-    stage.rows.append(compare(
-        f"training, {n_windows:,} windows, batch {chapter.BATCH_SIZE}", "samples/s", chapter_rate, project_rate,
-        minimum=TRAINING_MIN, note=f"fastest of epochs 2..{epochs}, taking turns; {ours.count_params():,} parameters each",
-    ))
+    stage.rows.append(
+        compare(
+            f"training, {n_windows:,} windows, batch {chapter.BATCH_SIZE}",
+            "samples/s",
+            chapter_rate,
+            project_rate,
+            minimum=TRAINING_MIN,
+            note=f"fastest of epochs 2..{epochs}, taking turns; {ours.count_params():,} parameters each",
+        )
+    )
     found = gpus()
     if found:
         passed, detail = cudnn_check(ours, codes)
-        stage.rows.append(Row("training, cuDNN kernels on the GPU", "", "in use" if passed else "not used", "", "in use",
-                              passed, detail))
+        stage.rows.append(Row("training, cuDNN kernels on the GPU", "", "in use" if passed else "not used", "", "in use", passed, detail))
     else:
         stage.rows.append(Row("training, cuDNN kernels on the GPU", "", "n/a", "", "", None, "GPU: none"))
     if not same_size:
@@ -582,8 +654,13 @@ def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
             "(the last token never occurs as a target)"
         )
     stage.values.update(
-        chapter_model=theirs, pitchcategory=pitchcategory, len_notes=len_notes, codes=codes,
-        pattern=np.array(model_input_original[0]), same_size=same_size, tf=tf,
+        chapter_model=theirs,
+        pitchcategory=pitchcategory,
+        len_notes=len_notes,
+        codes=codes,
+        pattern=np.array(model_input_original[0]),
+        same_size=same_size,
+        tf=tf,
     )
     return stage
 
@@ -616,30 +693,47 @@ def bench_generation(values: dict, n_notes: int, chapter_notes: int, repeats: in
     pattern = np.minimum(pattern, len_notes - 1)
     argmax = fast_generation.generate_codes(stepper, pattern, n_notes, method="argmax")
     agrees = pitchcategory[int(argmax[0])] == chapter_output[0]
-    timed = best_of_each(repeats, {
-        "one": lambda: fast_generation.generate_codes(stepper, pattern, n_notes, method="argmax"),
-        "many": lambda: fast_generation.generate_codes(stepper, primers, n_notes, method="argmax"),
-        "sample_one": lambda: fast_generation.generate_codes(stepper, pattern, n_notes, seed=0),
-        "sample_many": lambda: fast_generation.generate_codes(stepper, primers, n_notes, seed=0),
-        "plain_one": lambda: generation.generate_codes(plain, pattern, n_notes, method="argmax"),
-    })
+    timed = best_of_each(
+        repeats,
+        {
+            "one": lambda: fast_generation.generate_codes(stepper, pattern, n_notes, method="argmax"),
+            "many": lambda: fast_generation.generate_codes(stepper, primers, n_notes, method="argmax"),
+            "sample_one": lambda: fast_generation.generate_codes(stepper, pattern, n_notes, seed=0),
+            "sample_many": lambda: fast_generation.generate_codes(stepper, primers, n_notes, seed=0),
+            "plain_one": lambda: generation.generate_codes(plain, pattern, n_notes, method="argmax"),
+        },
+    )
     (one, one_spread), (many, many_spread) = timed["one"], timed["many"]
     sample_one, sample_many = timed["sample_one"][0], timed["sample_many"][0]
 
     note = f"chapter: {chapter_notes} notes; project: {n_notes} notes + primer, {spread(one_spread)}"
-    stage.rows.append(compare("generation, one piece, argmax", "notes/s", chapter_rate, n_notes / one,
-                              minimum=GENERATION_MIN, note=note))
-    stage.rows.append(compare(f"generation, {batch} pieces, argmax", "notes/s", chapter_rate, batch * n_notes / many,
-                              note=spread(many_spread)))
-    stage.rows.append(Row(
-        f"generation, {batch} pieces vs one (ms)", "", f"{one * 1e3:.1f} → {many * 1e3:.1f}", f"{many / one:.2f}×",
-        f"< {number(BATCH_TIME_MAX)}×", many / one < BATCH_TIME_MAX, f"time for {n_notes} notes, argmax",
-    ))
+    stage.rows.append(compare("generation, one piece, argmax", "notes/s", chapter_rate, n_notes / one, minimum=GENERATION_MIN, note=note))
+    stage.rows.append(
+        compare(f"generation, {batch} pieces, argmax", "notes/s", chapter_rate, batch * n_notes / many, note=spread(many_spread))
+    )
+    stage.rows.append(
+        Row(
+            f"generation, {batch} pieces vs one (ms)",
+            "",
+            f"{one * 1e3:.1f} → {many * 1e3:.1f}",
+            f"{many / one:.2f}×",
+            f"< {number(BATCH_TIME_MAX)}×",
+            many / one < BATCH_TIME_MAX,
+            f"time for {n_notes} notes, argmax",
+        )
+    )
     stage.rows.append(compare("generation, one piece, sampling T=1", "notes/s", chapter_rate, n_notes / sample_one))
-    stage.rows.append(Row(
-        f"generation, {batch} pieces vs one, sampling (ms)", "", f"{sample_one * 1e3:.1f} → {sample_many * 1e3:.1f}",
-        f"{sample_many / sample_one:.2f}×", "", None, f"{batch * n_notes / sample_many:,.0f} notes/s for the batch",
-    ))
+    stage.rows.append(
+        Row(
+            f"generation, {batch} pieces vs one, sampling (ms)",
+            "",
+            f"{sample_one * 1e3:.1f} → {sample_many * 1e3:.1f}",
+            f"{sample_many / sample_one:.2f}×",
+            "",
+            None,
+            f"{batch * n_notes / sample_many:,.0f} notes/s for the batch",
+        )
+    )
     stage.lines.append(
         f"first generated note, chapter and project from the same weights: {chapter_output[0]!r} and "
         f"{pitchcategory[int(argmax[0])]!r} — {'the same' if agrees else 'DIFFERENT'}"
@@ -675,13 +769,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--windows", type=int, help="training windows")
     parser.add_argument("--chapter-notes", type=int, help="notes generated by the chapter's slow loop")
     parser.add_argument("--repeats", type=int, help="repeats of the project's measurements (the fastest counts)")
-    parser.add_argument("--stages", default=",".join(STAGES),
-                        help=f"comma-separated subset of {','.join(STAGES + EXTRA_STAGES)} (default: all but quality)")
-    parser.add_argument("--quality-minutes", type=float, default=15.0,
-                        help="quality stage: minutes of training for the improved model (default 15, the target's budget)")
+    parser.add_argument(
+        "--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES + EXTRA_STAGES)} (default: all but quality)"
+    )
+    parser.add_argument(
+        "--quality-minutes",
+        type=float,
+        default=15.0,
+        help="quality stage: minutes of training for the improved model (default 15, the target's budget)",
+    )
     parser.add_argument("--quality-files", type=int, help="quality stage: use only N files of the folder (default: all)")
-    parser.add_argument("--store-files", type=int, default=20_000,
-                        help="store stage: files of the synthetic folder made from --data (default 20,000)")
+    parser.add_argument(
+        "--store-files", type=int, default=20_000, help="store stage: files of the synthetic folder made from --data (default 20,000)"
+    )
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     for name in ("copies", "chapter_files", "notes", "windows", "chapter_notes", "repeats"):
@@ -734,8 +834,9 @@ def main(argv: list[str] | None = None) -> int:
         training = None
         if "training" in args.stages or "generation" in args.stages:
             if notes is None:
-                notes, _ = midi_io.load_midi_files(midi_files.find_midi_files(folder)[: args.files], root=folder,
-                                                   cache=False, progress=False)
+                notes, _ = midi_io.load_midi_files(
+                    midi_files.find_midi_files(folder)[: args.files], root=folder, cache=False, progress=False
+                )
             stream = tokens.notes_to_events(notes)["token"].tolist()
             needed = max(args.windows, BATCH * 2) + chapter.SEQUENCE_LENGTH
             if len(stream) < needed:  # a small folder: repeat its tokens

@@ -47,12 +47,24 @@ _seconds = _number(float, lambda value: value >= 0, "seconds >= 0 (0: no limit)"
 def _add_load_options(parser: argparse.ArgumentParser) -> None:
     """The per-file limits of :func:`helpers.midi_io.load_midi_files` and the whole load report."""
     group = parser.add_argument_group("reading MIDI: per-file limits and the load report")
-    group.add_argument("--max-file-mb", type=_positive_float, help=f"skip files larger than this many MiB (default {midi_reader.MAX_FILE_BYTES / 2**20:g})")
+    group.add_argument(
+        "--max-file-mb", type=_positive_float, help=f"skip files larger than this many MiB (default {midi_reader.MAX_FILE_BYTES / 2**20:g})"
+    )
     group.add_argument("--max-notes", type=_positive, help=f"skip files with more note-ons (default {midi_reader.MAX_NOTES:,})")
-    group.add_argument("--max-quarters", type=_positive_float, help=f"skip pieces longer than this many quarter notes (default {midi_reader.MAX_QUARTERS:,.0f})")
-    group.add_argument("--timeout", type=_seconds, help=f"skip a file that takes longer to read, seconds; 0: no limit (default {midi_reader.TIMEOUT_S:g})")
-    group.add_argument("--report", type=Path, metavar="FILE.csv", help="write the whole load report (every file, its status, reason and next step) as CSV")
-    group.add_argument("--all", action="store_true", help="list every damaged and skipped file in the printed report (default: the first 20 of each)")
+    group.add_argument(
+        "--max-quarters",
+        type=_positive_float,
+        help=f"skip pieces longer than this many quarter notes (default {midi_reader.MAX_QUARTERS:,.0f})",
+    )
+    group.add_argument(
+        "--timeout", type=_seconds, help=f"skip a file that takes longer to read, seconds; 0: no limit (default {midi_reader.TIMEOUT_S:g})"
+    )
+    group.add_argument(
+        "--report", type=Path, metavar="FILE.csv", help="write the whole load report (every file, its status, reason and next step) as CSV"
+    )
+    group.add_argument(
+        "--all", action="store_true", help="list every damaged and skipped file in the printed report (default: the first 20 of each)"
+    )
 
 
 def _load_options(args: argparse.Namespace) -> dict:
@@ -77,43 +89,89 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--data", type=Path, default=config.DATA_DIR, help="folder of MIDI files, searched recursively (default: data/midi)")
     group.add_argument("--limit", type=_positive, help="use only this many files, a random sample drawn with --seed")
     group.add_argument("--seed", type=int, default=0, help="seed of the sample, the split and the initial weights (default 0)")
-    group.add_argument("--encoding", choices=["voiced", "chapter", "midilike"], default="voiced",
-                       help="tokens: voiced chords (default), the chapter's chords, or midilike pitch/duration/time-shift "
-                            "events whose rhythm the model learns (notebook 08)")
-    group.add_argument("--keys", choices=["as-written", "normalise"],
-                       help="normalise: move every piece to C major / A minor first (default for --encoding midilike; "
-                            "notebook 08); as-written: keep each piece's key (default for chord tokens)")
-    group.add_argument("--store", type=Path, metavar="FOLDER",
-                       help="large collections (--encoding midilike only): keep the tokens in an on-disk token store in "
-                            "FOLDER, read a chunk of files at a time with a progress bar, and train from it without "
-                            "loading it; memory stays bounded by the model, not the data. Ctrl-C keeps every finished "
-                            "chunk: the same command goes on where it stopped, and a grown folder is appended")
+    group.add_argument(
+        "--encoding",
+        choices=["voiced", "chapter", "midilike"],
+        default="voiced",
+        help="tokens: voiced chords (default), the chapter's chords, or midilike pitch/duration/time-shift "
+        "events whose rhythm the model learns (notebook 08)",
+    )
+    group.add_argument(
+        "--keys",
+        choices=["as-written", "normalise"],
+        help="normalise: move every piece to C major / A minor first (default for --encoding midilike; "
+        "notebook 08); as-written: keep each piece's key (default for chord tokens)",
+    )
+    group.add_argument(
+        "--store",
+        type=Path,
+        metavar="FOLDER",
+        help="large collections (--encoding midilike only): keep the tokens in an on-disk token store in "
+        "FOLDER, read a chunk of files at a time with a progress bar, and train from it without "
+        "loading it; memory stays bounded by the model, not the data. Ctrl-C keeps every finished "
+        "chunk: the same command goes on where it stopped, and a grown folder is appended",
+    )
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training")
-    group.add_argument("--arch", choices=["gru", "lstm"], default="gru", help="GRU (default) or LSTM; with the chapter's recipe: the chapter's GRU or the LSTM composer")
-    group.add_argument("--recipe", choices=["chapter", "improved"],
-                       help="chapter: scaled input, one target per window, RMSprop (default for chord tokens); improved: "
-                            "embedding, a target at every step, Adam, learning rate schedule, early stopping, "
-                            "(default for --encoding midilike; notebook 08)")
-    group.add_argument("--units", type=_positive, nargs="+", help="recurrent layer sizes (default: chapter GRU 16 64 64, LSTM 512 512 512; improved 256 256)")
+    group.add_argument(
+        "--arch",
+        choices=["gru", "lstm"],
+        default="gru",
+        help="GRU (default) or LSTM; with the chapter's recipe: the chapter's GRU or the LSTM composer",
+    )
+    group.add_argument(
+        "--recipe",
+        choices=["chapter", "improved"],
+        help="chapter: scaled input, one target per window, RMSprop (default for chord tokens); improved: "
+        "embedding, a target at every step, Adam, learning rate schedule, early stopping, "
+        "(default for --encoding midilike; notebook 08)",
+    )
+    group.add_argument(
+        "--units",
+        type=_positive,
+        nargs="+",
+        help="recurrent layer sizes (default: chapter GRU 16 64 64, LSTM 512 512 512; improved 256 256)",
+    )
     group.add_argument("--dropout", type=_fraction, help="dropout rate (default 0.3)")
     group.add_argument("--dense-units", type=int, help="chapter recipe: hidden Dense layer size, 0 for none (default: GRU 16, LSTM 256)")
-    group.add_argument("--input", dest="input_encoding", choices=["scaled", "embedding"], help="chapter recipe: input encoding (default: scaled, the chapter's; the improved recipe always embeds)")
+    group.add_argument(
+        "--input",
+        dest="input_encoding",
+        choices=["scaled", "embedding"],
+        help="chapter recipe: input encoding (default: scaled, the chapter's; the improved recipe always embeds)",
+    )
     group.add_argument("--learning-rate", type=_positive_float, help="initial learning rate (default: RMSprop 0.001, Adam 0.002)")
-    group.add_argument("--epochs", type=_positive, help="epochs in all (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; with --resume: as started, more to train a finished run on)")
+    group.add_argument(
+        "--epochs",
+        type=_positive,
+        help="epochs in all (default: 3 in fast mode, 30 with MUSICGEN_MODE=full; "
+        "with --resume: as started, more to train a finished run on)",
+    )
     group.add_argument("--batch-size", type=_positive, help="windows per batch (default: chapter 64, improved 32)")
     group.add_argument("--seq-length", type=_positive, help="tokens per input window (default: chapter 100, improved 128)")
     group.add_argument("--val-fraction", type=_fraction, default=0.2, help="share of pieces held out for validation (default 0.2)")
-    group.add_argument("--early-stopping", type=_positive, help="stop after this many epochs without improvement (default: chapter never, improved 5)")
-    group.add_argument("--time-limit", type=_positive_float, metavar="MINUTES", help="stop after the last epoch that ends within this many minutes")
-    group.add_argument("--strategy", choices=["default", "mirrored"], default="default",
-                       help="mirrored: one model copy per local GPU (or logical CPU device), --batch-size per copy "
-                            "(default: one device)")
-    group.add_argument("--tensorboard", action="store_true",
-                       help="also write TensorBoard logs into RUN/logs (watch: tensorboard --logdir outputs/runs)")
-    group.add_argument("--transpose", action="store_true", help="improved recipe: play each training window in one of 12 keys at random (augmentation; try with --keys as-written)")
+    group.add_argument(
+        "--early-stopping", type=_positive, help="stop after this many epochs without improvement (default: chapter never, improved 5)"
+    )
+    group.add_argument(
+        "--time-limit", type=_positive_float, metavar="MINUTES", help="stop after the last epoch that ends within this many minutes"
+    )
+    group.add_argument(
+        "--strategy",
+        choices=["default", "mirrored"],
+        default="default",
+        help="mirrored: one model copy per local GPU (or logical CPU device), --batch-size per copy (default: one device)",
+    )
+    group.add_argument(
+        "--tensorboard", action="store_true", help="also write TensorBoard logs into RUN/logs (watch: tensorboard --logdir outputs/runs)"
+    )
+    group.add_argument(
+        "--transpose",
+        action="store_true",
+        help="improved recipe: play each training window in one of 12 keys at random (augmentation; try with --keys as-written)",
+    )
 
 
 def _add_generate_options(parser: argparse.ArgumentParser) -> None:
@@ -122,11 +180,26 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--method", choices=["sample", "argmax"], default="sample", help="sample (default) or argmax (the chapter's)")
     group.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature > 0 (default 1.0)")
     group.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
-    group.add_argument("--top-p", type=_top_p, metavar="P", help="sample among the likeliest tokens that hold probability P together (nucleus, 0 < P <= 1; after temperature and top-k)")
+    group.add_argument(
+        "--top-p",
+        type=_top_p,
+        metavar="P",
+        help="sample among the likeliest tokens that hold probability P together (nucleus, 0 < P <= 1; after temperature and top-k)",
+    )
     group.add_argument("--gen-seed", type=int, default=0, help="sampling seed: the same seed gives the same piece (default 0)")
-    group.add_argument("--primer", type=Path, help="MIDI file whose opening starts the piece (default: the run's held-out primer); "
-                       "a run with the chapter's scaled input ignores it (see notebook 06)")
-    group.add_argument("--rhythm", choices=["data", "even"], default="data", help="chord-token runs: rhythm from the data (default) or the chapter's even spacing; midilike runs play the rhythm the model wrote")
+    group.add_argument(
+        "--primer",
+        type=Path,
+        help="MIDI file whose opening starts the piece (default: the run's held-out primer); "
+        "a run with the chapter's scaled input ignores it (see notebook 06)",
+    )
+    group.add_argument(
+        "--rhythm",
+        choices=["data", "even"],
+        default="data",
+        help="chord-token runs: rhythm from the data (default) or the chapter's even spacing; "
+        "midilike runs play the rhythm the model wrote",
+    )
     group.add_argument("--instrument", default="Piano", help="instrument name (e.g. Violin) or General MIDI program 0..127 (default Piano)")
     group.add_argument("--audio", choices=["wav", "mp3", "both"], help="also render the piece as WAV and/or MP3 beside the MIDI file")
 
@@ -134,44 +207,67 @@ def _add_generate_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     prog = "musicgen" if Path(sys.argv[0]).name == "musicgen" else "python -m helpers"  # the installed command, or -m
     parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
+        prog=prog,
+        description=__doc__.split("\n\n")[1].replace("\n", " ").replace("``", ""),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    prepare = commands.add_parser("prepare", help="read and cache a MIDI folder, print the load report",
-                                  description="Read every MIDI file of a folder (cached), print the load report and the vocabulary size.")
+    prepare = commands.add_parser(
+        "prepare",
+        help="read and cache a MIDI folder, print the load report",
+        description="Read every MIDI file of a folder (cached), print the load report and the vocabulary size.",
+    )
     _add_data_options(prepare)
     _add_load_options(prepare)
-    train = commands.add_parser("train", help="train a model into a new run folder under outputs/runs",
-                                description="Train the chapter's GRU or the LSTM composer into a new run folder outputs/runs/<arch>-NNN.")
+    train = commands.add_parser(
+        "train",
+        help="train a model into a new run folder under outputs/runs",
+        description="Train the chapter's GRU or the LSTM composer into a new run folder outputs/runs/<arch>-NNN.",
+    )
     _add_data_options(train)
     _add_load_options(train)
     _add_train_options(train)
-    train.add_argument("--resume", type=Path, metavar="RUN_FOLDER", help="continue this run from its last finished epoch (model and data options are taken from the run); "
-                                                                       "a finished run trains on with --epochs M, M epochs in all")
-    generate = commands.add_parser("generate", help="generate a piece from a run folder",
-                                   description="Generate a piece from a trained run folder; no training data needed.")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_FOLDER",
+        help="continue this run from its last finished epoch (model and data options are taken from the run); "
+        "a finished run trains on with --epochs M, M epochs in all",
+    )
+    generate = commands.add_parser(
+        "generate",
+        help="generate a piece from a run folder",
+        description="Generate a piece from a trained run folder; no training data needed.",
+    )
     generate.add_argument("run", type=Path, help="run folder, e.g. outputs/runs/gru-001")
     generate.add_argument("--weights", default="best", help="'best' checkpoint (default), 'final' model, or a checkpoint file")
     generate.add_argument("--output", type=Path, help="MIDI file to write, in an existing folder (default: a new file in RUN/generated/)")
-    generate.add_argument("--overwrite", action="store_true",
-                          help="let --output replace an existing file (its .wav/.mp3 from before are removed, or written anew with --audio)")
+    generate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let --output replace an existing file (its .wav/.mp3 from before are removed, or written anew with --audio)",
+    )
     _add_generate_options(generate)
     evaluate = commands.add_parser(
-        "evaluate", help="held-out cross-entropy beside n-gram baselines, and metrics of sampled pieces against the data",
+        "evaluate",
+        help="held-out cross-entropy beside n-gram baselines, and metrics of sampled pieces against the data",
         description="Judge a run on its own validation pieces (notebook 09): next-token cross-entropy and accuracy "
-                    "beside unigram/bigram/trigram baselines on the same tokens; musical metrics of sampled pieces "
-                    "against the range of the validation pieces; the share of 8-grams copied from the training pieces.")
+        "beside unigram/bigram/trigram baselines on the same tokens; musical metrics of sampled pieces "
+        "against the range of the validation pieces; the share of 8-grams copied from the training pieces.",
+    )
     evaluate.add_argument("run", type=Path, help="run folder, e.g. outputs/runs/gru-improved-001")
     evaluate.add_argument("--pieces", type=_positive, help="use only the first N validation pieces (default: all)")
     evaluate.add_argument("--samples", type=_positive, default=8, help="pieces to sample for the metrics (default 8)")
     evaluate.add_argument("--notes", type=_positive, default=200, help="notes per sampled piece (default 200)")
     evaluate.add_argument("--temperature", type=_positive_float, default=1.0, help="sampling temperature (default 1.0)")
     evaluate.add_argument("--top-k", type=_positive, help="sample among the k likeliest tokens only")
-    evaluate.add_argument("--top-p", type=_top_p, metavar="P", help="sample among the likeliest tokens that hold probability P together (nucleus, 0 < P <= 1)")
+    evaluate.add_argument(
+        "--top-p", type=_top_p, metavar="P", help="sample among the likeliest tokens that hold probability P together (nucleus, 0 < P <= 1)"
+    )
     evaluate.add_argument("--gen-seed", type=int, default=0, help="sampling seed (default 0)")
     evaluate.add_argument("--weights", default="best", help="'best' checkpoint (default), 'final' model, or a checkpoint file")
-    run = commands.add_parser("run", help="prepare, train and generate in one go",
-                              description="prepare + train + generate, with the options of all three.")
+    run = commands.add_parser(
+        "run", help="prepare, train and generate in one go", description="prepare + train + generate, with the options of all three."
+    )
     _add_data_options(run)
     _add_load_options(run)
     _add_train_options(run)
@@ -216,25 +312,47 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path):
         from helpers import runs
 
         if runs.Run.open(run_dir).settings.get("store"):  # trained by --store: its codes come from the store again
-            return pipeline.resume_store_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard,
-                                             strategy=strategy)
+            return pipeline.resume_store_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard, strategy=strategy)
         return pipeline.resume_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard, strategy=strategy)
     improved = _recipe(args) == "improved"
     if args.store is not None:
         return pipeline.train_store_run(
-            corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
-            args.batch_size or (32 if improved else 64), args.val_fraction, args.seed, run_dir=run_dir,
-            early_stopping=args.early_stopping or (5 if improved else None), verbose=verbose, recipe=_recipe(args),
-            transpose=args.transpose, tensorboard=args.tensorboard, strategy=strategy,
+            corpus,
+            args.arch,
+            args.seq_length or (128 if improved else 100),
+            args.epochs or config.pick(3, 30),
+            args.batch_size or (32 if improved else 64),
+            args.val_fraction,
+            args.seed,
+            run_dir=run_dir,
+            early_stopping=args.early_stopping or (5 if improved else None),
+            verbose=verbose,
+            recipe=_recipe(args),
+            transpose=args.transpose,
+            tensorboard=args.tensorboard,
+            strategy=strategy,
             time_limit=args.time_limit * 60 if args.time_limit else None,
-            **_model_options(args), **({"input_encoding": args.input_encoding} if args.input_encoding and not improved else {}),
+            **_model_options(args),
+            **({"input_encoding": args.input_encoding} if args.input_encoding and not improved else {}),
         )
     return pipeline.train_run(
-        corpus, args.arch, args.seq_length or (128 if improved else 100), args.epochs or config.pick(3, 30),
-        args.batch_size or (32 if improved else 64), args.val_fraction, args.input_encoding or "scaled", args.seed,
-        run_dir=run_dir, early_stopping=args.early_stopping or (5 if improved else None), verbose=verbose,
-        recipe=_recipe(args), transpose=args.transpose, tensorboard=args.tensorboard, strategy=strategy,
-        time_limit=args.time_limit * 60 if args.time_limit else None, **_model_options(args),
+        corpus,
+        args.arch,
+        args.seq_length or (128 if improved else 100),
+        args.epochs or config.pick(3, 30),
+        args.batch_size or (32 if improved else 64),
+        args.val_fraction,
+        args.input_encoding or "scaled",
+        args.seed,
+        run_dir=run_dir,
+        early_stopping=args.early_stopping or (5 if improved else None),
+        verbose=verbose,
+        recipe=_recipe(args),
+        transpose=args.transpose,
+        tensorboard=args.tensorboard,
+        strategy=strategy,
+        time_limit=args.time_limit * 60 if args.time_limit else None,
+        **_model_options(args),
     )
 
 
@@ -246,16 +364,20 @@ def _check_options(args: argparse.Namespace) -> None:
 
     if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
         if args.data.is_file():
-            raise NotADirectoryError(f"--data {args.data} is a file, not a folder: give the folder that holds it "
-                                     f"(--data {args.data.parent}), or a folder of your own with only the files to use")
+            raise NotADirectoryError(
+                f"--data {args.data} is a file, not a folder: give the folder that holds it "
+                f"(--data {args.data.parent}), or a folder of your own with only the files to use"
+            )
         if not args.data.is_dir():
             raise FileNotFoundError(f"MIDI folder not found: {args.data}; give --data a folder of .mid/.midi files")
     if getattr(args, "report", None) is not None and args.report.is_dir():
         raise OptionError(f"--report {args.report} is a folder: give a file name, such as load-report.csv")
     if getattr(args, "store", None) is not None and not getattr(args, "resume", None):
         if args.encoding != "midilike":
-            raise OptionError("--store keeps MIDI-like tokens only (a fixed vocabulary, so files can be written as they "
-                              "are read; chord tokens need the whole folder's vocabulary first): add --encoding midilike")
+            raise OptionError(
+                "--store keeps MIDI-like tokens only (a fixed vocabulary, so files can be written as they "
+                "are read; chord tokens need the whole folder's vocabulary first): add --encoding midilike"
+            )
         if args.store.is_file():
             raise OptionError(f"--store {args.store} is a file: give a folder (new, or one that prepare --store wrote)")
     run_folder = getattr(args, "resume", None) or (args.run if args.command in ("generate", "evaluate") else None)
@@ -304,10 +426,11 @@ def _interrupted(command: str, run_dir: Path | None, created: Path | None) -> st
     where = config.relative(run_dir)
     epochs = _finished_epochs(run_dir)
     if not epochs and created is not None:
-        return (f"interrupted during the first epoch: no epoch finished, so nothing is kept ({where} was removed); "
-                "start again with the same command")
-    return (f"interrupted: the last finished epoch ({epochs}) is kept in {where}; "
-            f"continue with: python -m helpers train --resume {where}")
+        return (
+            f"interrupted during the first epoch: no epoch finished, so nothing is kept ({where} was removed); "
+            "start again with the same command"
+        )
+    return f"interrupted: the last finished epoch ({epochs}) is kept in {where}; continue with: python -m helpers train --resume {where}"
 
 
 def _nothing_to_train(finished, epochs: int | None) -> str:
@@ -323,8 +446,9 @@ def _nothing_to_train(finished, epochs: int | None) -> str:
     else:
         what = f"{where} finished its {done} epochs"
         more = 2 * done
-    return (f"{what}, nothing to train; to train on, give --epochs M with M > {done}: "
-            f"python -m helpers train --resume {where} --epochs {more}")
+    return (
+        f"{what}, nothing to train; to train on, give --epochs M with M > {done}: python -m helpers train --resume {where} --epochs {more}"
+    )
 
 
 def _remove_unfinished(created: Path | None) -> None:
@@ -371,9 +495,11 @@ def _primer_note(run_dir: Path) -> str | None:
     settings = runs.Run.open(run_dir).settings
     if settings.get("input_encoding") != "scaled" or settings.get("builder") == "sequence":
         return None
-    return ("note: this run reads its input as one scaled number per step (the chapter's --input scaled); such a model "
-            "learns to ignore its input, so --primer hardly changes the piece (measured: the same 500 tokens). "
-            "Train with --input embedding or --encoding midilike for a model that follows its primer.")
+    return (
+        "note: this run reads its input as one scaled number per step (the chapter's --input scaled); such a model "
+        "learns to ignore its input, so --primer hardly changes the piece (measured: the same 500 tokens). "
+        "Train with --input embedding or --encoding midilike for a model that follows its primer."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,11 +516,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("prepare", "run") or (args.command == "train" and not args.resume):
             normalise = (args.keys or ("normalise" if args.encoding == "midilike" else "as-written")) == "normalise"
             if args.store is not None:  # the large-collection path: the tokens stay on disk
-                corpus = pipeline.prepare_store(args.data, args.store, args.limit, args.seed, args.encoding, normalise,
-                                                **_load_options(args))
+                corpus = pipeline.prepare_store(
+                    args.data, args.store, args.limit, args.seed, args.encoding, normalise, **_load_options(args)
+                )
                 _print_report(args, corpus.report())
-                print(f"{corpus.n_codes:,} events of {len(corpus.pieces):,} pieces in the token store "
-                      f"{config.relative(args.store)}, {len(corpus.vocab):,} distinct tokens")
+                print(
+                    f"{corpus.n_codes:,} events of {len(corpus.pieces):,} pieces in the token store "
+                    f"{config.relative(args.store)}, {len(corpus.vocab):,} distinct tokens"
+                )
             else:
                 corpus = pipeline.prepare(args.data, args.limit, args.seed, args.encoding, normalise, **_load_options(args))
                 _print_report(args, corpus.report)
@@ -409,12 +538,21 @@ def main(argv: list[str] | None = None) -> int:
             losses = ", ".join(f"{name} {last[name]:.4f}" for name in ("loss", "val_loss") if name in history)
             best = run.checkpoints.iloc[0]  # what generate and evaluate use by default
             monitor = "val_loss" if "val_loss" in history else "loss"
-            print(f"run folder: {config.relative(run_dir)} ({len(history)} epochs; {losses}); "
-                  f"generate uses the best checkpoint: epoch {best['epoch']}, {monitor} {best['loss']:.4f}")
+            print(
+                f"run folder: {config.relative(run_dir)} ({len(history)} epochs; {losses}); "
+                f"generate uses the best checkpoint: epoch {best['epoch']}, {monitor} {best['loss']:.4f}"
+            )
         if args.command == "evaluate":
             result = pipeline.evaluate_run(
-                args.run, pieces=args.pieces, samples=args.samples, n_notes=args.notes, temperature=args.temperature,
-                top_k=args.top_k, seed=args.gen_seed, weights=args.weights, top_p=args.top_p,
+                args.run,
+                pieces=args.pieces,
+                samples=args.samples,
+                n_notes=args.notes,
+                temperature=args.temperature,
+                top_k=args.top_k,
+                seed=args.gen_seed,
+                weights=args.weights,
+                top_p=args.top_p,
             )
             print(result)
         if args.command == "generate":
@@ -424,9 +562,18 @@ def main(argv: list[str] | None = None) -> int:
             if note:
                 print(note, file=sys.stderr)
             path, notes = pipeline.generate_piece(
-                run_dir, args.notes, args.method, args.temperature, args.top_k, args.gen_seed,
-                args.primer, args.rhythm, args.instrument,
-                weights=getattr(args, "weights", "best"), output=getattr(args, "output", None), top_p=args.top_p,
+                run_dir,
+                args.notes,
+                args.method,
+                args.temperature,
+                args.top_k,
+                args.gen_seed,
+                args.primer,
+                args.rhythm,
+                args.instrument,
+                weights=getattr(args, "weights", "best"),
+                output=getattr(args, "output", None),
+                top_p=args.top_p,
             )
             print(f"wrote {config.relative(path)}: {len(notes):,} notes")
             formats = {None: (), "both": ("wav", "mp3")}.get(args.audio, (args.audio,))
@@ -446,8 +593,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         if run_dir is None and getattr(args, "store", None) is not None and not getattr(args, "resume", None):
-            print(f"interrupted while preparing: the token store {config.relative(args.store)} keeps every finished "
-                  "chunk of files; run the same command again to go on from there", file=sys.stderr)
+            print(
+                f"interrupted while preparing: the token store {config.relative(args.store)} keeps every finished "
+                "chunk of files; run the same command again to go on from there",
+                file=sys.stderr,
+            )
             return 130
         print(_interrupted(args.command, run_dir, created), file=sys.stderr)
         _remove_unfinished(created)

@@ -53,16 +53,21 @@ TRANSPOSITIONS = tuple(range(-5, 7))
 
 
 def prepare(
-    folder: Path | str | None = None, limit: int | None = None, seed: int | None = None, encoding: str = "voiced",
-    normalise_keys: bool = False, **load_options,
+    folder: Path | str | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    encoding: str = "voiced",
+    normalise_keys: bool = False,
+    **load_options,
 ) -> Corpus:
     """Load a MIDI folder (default ``data/midi``), tokenise it and build its vocabulary.
 
     ``encoding`` is ``"voiced"``, ``"chapter"`` (one token per chord, :mod:`helpers.tokens`)
     or ``"midilike"`` (pitch, duration and time-shift tokens, :mod:`helpers.midilike`).
     ``normalise_keys`` transposes every piece to C major or A minor first
-    (:func:`helpers.midilike.normalise_keys`; notebook 08). ``load_options`` go to :func:`helpers.midi_io.load_midi_files`: the per-file limits
-    ``max_file_bytes``, ``max_notes``, ``max_quarters`` and ``timeout``. Nothing here imports
+    (:func:`helpers.midilike.normalise_keys`; notebook 08). ``load_options`` go to
+    :func:`helpers.midi_io.load_midi_files`: the per-file limits ``max_file_bytes``, ``max_notes``,
+    ``max_quarters`` and ``timeout``. Nothing here imports
     TensorFlow.
     """
     if encoding not in ENCODINGS:
@@ -196,8 +201,7 @@ def train_run(
     val_codes = sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces) if val_pieces else None
     if recipe == "chapter":
         builder = architecture
-        builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "input_encoding": input_encoding,
-                        **model_options}
+        builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "input_encoding": input_encoding, **model_options}
     else:
         builder = "sequence"
         builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "layer": architecture, **model_options}
@@ -209,13 +213,30 @@ def train_run(
     run = Run(Path(run_dir)) if run_dir else Run.create(run_name(architecture, recipe))
     run.write_primer(corpus_to_primer(corpus, val_pieces or train_pieces, seq_length))
     training.train(
-        model, corpus.vocab, train_codes, val_codes, run, epochs=epochs, batch_size=batch_size, seed=seed,
-        early_stopping=early_stopping, verbose=verbose,
-        reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
-        tensorboard=tensorboard, strategy=strategy, extra_config={
-            "recipe": recipe, "normalise_keys": bool(corpus.key_shifts),
-            "data": folder_record(corpus.folder), "encoding": corpus.vocab.encoding, "limit": corpus.limit,
-            "sample_seed": corpus.sample_seed, "train_pieces": train_pieces, "val_pieces": val_pieces,
+        model,
+        corpus.vocab,
+        train_codes,
+        val_codes,
+        run,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        early_stopping=early_stopping,
+        verbose=verbose,
+        reduce_lr_patience=2 if recipe == "improved" else None,
+        transpositions=tables,
+        time_limit=time_limit,
+        tensorboard=tensorboard,
+        strategy=strategy,
+        extra_config={
+            "recipe": recipe,
+            "normalise_keys": bool(corpus.key_shifts),
+            "data": folder_record(corpus.folder),
+            "encoding": corpus.vocab.encoding,
+            "limit": corpus.limit,
+            "sample_seed": corpus.sample_seed,
+            "train_pieces": train_pieces,
+            "val_pieces": val_pieces,
             **({"load_options": corpus.load_options} if corpus.load_options else {}),
         },
     )
@@ -227,14 +248,23 @@ def run_corpus(run: Run | Path | str) -> Corpus:
     (see :attr:`helpers.runs.Run.data_folder`), the same way."""
     run = Run.open(run)
     settings = run.settings
-    return prepare(run.data_folder, settings.get("limit"), settings.get("sample_seed"),
-                   settings.get("encoding", run.vocab.encoding), settings.get("normalise_keys", False),
-                   **settings.get("load_options", {}))
+    return prepare(
+        run.data_folder,
+        settings.get("limit"),
+        settings.get("sample_seed"),
+        settings.get("encoding", run.vocab.encoding),
+        settings.get("normalise_keys", False),
+        **settings.get("load_options", {}),
+    )
 
 
 def resume_run(
-    run_dir: Run | Path | str, epochs: int | None = None, corpus: Corpus | None = None, verbose: int = 0,
-    tensorboard: bool = False, strategy=None,
+    run_dir: Run | Path | str,
+    epochs: int | None = None,
+    corpus: Corpus | None = None,
+    verbose: int = 0,
+    tensorboard: bool = False,
+    strategy=None,
 ) -> Run:
     """Continue a run from its last finished epoch, up to ``epochs`` in all (default: those it was started with).
 
@@ -266,17 +296,33 @@ def resume_run(
     with distribute.scope(strategy):
         model = run.build_model()
     training.train(
-        model, vocab, train_codes, val_codes, run, epochs=planned,
-        batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
-        early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
-        transpositions=tables, tensorboard=tensorboard, strategy=strategy,
+        model,
+        vocab,
+        train_codes,
+        val_codes,
+        run,
+        epochs=planned,
+        batch_size=settings["batch_size"],
+        seed=settings["seed"],
+        verbose=verbose,
+        early_stopping=settings.get("early_stopping"),
+        reduce_lr_patience=settings.get("reduce_lr_patience"),
+        transpositions=tables,
+        tensorboard=tensorboard,
+        strategy=strategy,
     )
     return run
 
 
 def prepare_store(
-    folder: Path | str | None, store: Path | str, limit: int | None = None, seed: int | None = None,
-    encoding: str = midilike.ENCODING, normalise_keys: bool = False, progress: bool | None = None, **load_options,
+    folder: Path | str | None,
+    store: Path | str,
+    limit: int | None = None,
+    seed: int | None = None,
+    encoding: str = midilike.ENCODING,
+    normalise_keys: bool = False,
+    progress: bool | None = None,
+    **load_options,
 ) -> token_store.TokenStore:
     """:func:`prepare` for a folder larger than memory: MIDI folder → an on-disk token store.
 
@@ -285,8 +331,9 @@ def prepare_store(
     :func:`helpers.token_store.folder_to_store` (``encoding`` must be ``"midilike"``). Nothing
     here imports TensorFlow.
     """
-    return token_store.folder_to_store(folder or config.DATA_DIR, store, limit, seed, encoding, normalise_keys,
-                                       progress=progress, **load_options)
+    return token_store.folder_to_store(
+        folder or config.DATA_DIR, store, limit, seed, encoding, normalise_keys, progress=progress, **load_options
+    )
 
 
 def train_store_run(
@@ -332,8 +379,12 @@ def train_store_run(
     val_codes = store.stream(val_pieces) if val_pieces else None
     if recipe == "chapter":
         builder = architecture
-        builder_args = {"vocab_size": len(vocab), "seq_length": seq_length,
-                        "input_encoding": model_options.pop("input_encoding", "scaled"), **model_options}
+        builder_args = {
+            "vocab_size": len(vocab),
+            "seq_length": seq_length,
+            "input_encoding": model_options.pop("input_encoding", "scaled"),
+            **model_options,
+        }
     else:
         builder = "sequence"
         builder_args = {"vocab_size": len(vocab), "seq_length": seq_length, "layer": architecture, **model_options}
@@ -346,13 +397,30 @@ def train_store_run(
     run.write_primer(store_to_primer(store, val_pieces or train_pieces, seq_length))
     settings = store.settings
     training.train(
-        model, vocab, train_codes, val_codes, run, epochs=epochs, batch_size=batch_size, seed=seed,
-        early_stopping=early_stopping, verbose=verbose,
-        reduce_lr_patience=2 if recipe == "improved" else None, transpositions=tables, time_limit=time_limit,
-        tensorboard=tensorboard, strategy=strategy, extra_config={
-            "recipe": recipe, "normalise_keys": bool(settings.get("normalise_keys")),
-            "data": folder_record(Path(settings["folder"])), "encoding": vocab.encoding, "limit": settings.get("limit"),
-            "sample_seed": settings.get("sample_seed"), "train_pieces": train_pieces, "val_pieces": val_pieces,
+        model,
+        vocab,
+        train_codes,
+        val_codes,
+        run,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        early_stopping=early_stopping,
+        verbose=verbose,
+        reduce_lr_patience=2 if recipe == "improved" else None,
+        transpositions=tables,
+        time_limit=time_limit,
+        tensorboard=tensorboard,
+        strategy=strategy,
+        extra_config={
+            "recipe": recipe,
+            "normalise_keys": bool(settings.get("normalise_keys")),
+            "data": folder_record(Path(settings["folder"])),
+            "encoding": vocab.encoding,
+            "limit": settings.get("limit"),
+            "sample_seed": settings.get("sample_seed"),
+            "train_pieces": train_pieces,
+            "val_pieces": val_pieces,
             "store": str(Path(store.path).resolve()),
             **({"load_options": settings["load_options"]} if settings.get("load_options") else {}),
         },
@@ -373,7 +441,11 @@ def store_to_primer(store: token_store.TokenStore, pieces: list[str], seq_length
 
 
 def resume_store_run(
-    run_dir: Run | Path | str, epochs: int | None = None, verbose: int = 0, tensorboard: bool = False, strategy=None,
+    run_dir: Run | Path | str,
+    epochs: int | None = None,
+    verbose: int = 0,
+    tensorboard: bool = False,
+    strategy=None,
 ) -> Run:
     """:func:`resume_run` of a run trained by :func:`train_store_run`: the codes come from the
     store the run recorded, not from the MIDI folder.
@@ -401,10 +473,20 @@ def resume_store_run(
     with distribute.scope(strategy):
         model = run.build_model()
     training.train(
-        model, vocab, train_codes, val_codes, run, epochs=planned,
-        batch_size=settings["batch_size"], seed=settings["seed"], verbose=verbose,
-        early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
-        transpositions=tables, tensorboard=tensorboard, strategy=strategy,
+        model,
+        vocab,
+        train_codes,
+        val_codes,
+        run,
+        epochs=planned,
+        batch_size=settings["batch_size"],
+        seed=settings["seed"],
+        verbose=verbose,
+        early_stopping=settings.get("early_stopping"),
+        reduce_lr_patience=settings.get("reduce_lr_patience"),
+        transpositions=tables,
+        tensorboard=tensorboard,
+        strategy=strategy,
     )
     return run
 
@@ -442,8 +524,9 @@ def generate_piece(
         primer = primer_from_midi(primer_midi, seq_length, vocab.encoding, settings.get("normalise_keys", False))
     else:
         primer = run.primer
-    notes = to_primer_key(generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm,
-                                         top_p=top_p), primer)
+    notes = to_primer_key(
+        generate_notes(model, vocab, primer, n_notes, method, temperature, top_k, seed, rhythm=rhythm, top_p=top_p), primer
+    )
     stem = f"{settings['architecture']}-{method}"
     target = Path(output) if output else config.unique_path(run_dir / "generated", stem, ".mid")
     try:
@@ -490,9 +573,7 @@ def generate_notes(
     stepper = fast_generation.as_stepper(model_or_stepper)
     primer_codes = vocab.encode(primer["tokens"], unknown="nearest")
     if vocab.encoding == midilike.ENCODING:
-        return generate_midilike_notes(
-            stepper, vocab, primer_codes, n_notes, method, temperature, top_k, seed, batch, top_p=top_p
-        )
+        return generate_midilike_notes(stepper, vocab, primer_codes, n_notes, method, temperature, top_k, seed, batch, top_p=top_p)
     if rhythm == "data":
         rhythm_events = pd.DataFrame({"step": primer["steps"], "duration": primer["durations"]})
         offsets, durations = export.data_rhythm(rhythm_events, n_notes, start=len(primer["tokens"]))
@@ -572,8 +653,7 @@ class Evaluation:
         with pd.option_context("display.width", 120, "display.max_columns", 20):
             inside = int(self.verdicts["inside"].sum())
             lines = [
-                f"run {config.relative(self.run)} ({self.encoding} tokens), "
-                f"{int(self.cross_entropy['tokens'].iloc[0]):,} held-out tokens",
+                f"run {config.relative(self.run)} ({self.encoding} tokens), {int(self.cross_entropy['tokens'].iloc[0]):,} held-out tokens",
                 "",
                 "next-token cross-entropy on the validation pieces (nats/token; lower is better):",
                 self.cross_entropy.round(3).to_string(),
@@ -584,8 +664,12 @@ class Evaluation:
                 "",
                 f"copied 8-event runs: generated {self.copy['generated']:.1%}, "
                 f"validation pieces {self.copy['validation']:.1%} (both against the training pieces)",
-                "argmax: " + (f"longest run of one event {self.argmax_longest_run}" if self.argmax_longest_run is not None
-                              else "no note at all (only time shifts or durations)"),
+                "argmax: "
+                + (
+                    f"longest run of one event {self.argmax_longest_run}"
+                    if self.argmax_longest_run is not None
+                    else "no note at all (only time shifts or durations)"
+                ),
             ]
             if self.silent_samples:
                 lines.append(f"{self.silent_samples} sampled piece(s) without a single note were left out")
@@ -640,7 +724,10 @@ def evaluate_run(
     stepper = fast_generation.Stepper(model)
     val_codes = codes(val_pieces)
     table = evaluate.baseline_table(
-        codes(settings["train_pieces"]), val_codes, len(vocab), {run_dir.name: evaluate.stepper_scores(stepper, val_codes)},
+        codes(settings["train_pieces"]),
+        val_codes,
+        len(vocab),
+        {run_dir.name: evaluate.stepper_scores(stepper, val_codes)},
     )
     primer = run.primer
     sampled = generate_notes(stepper, vocab, primer, n_notes, "sample", temperature, top_k, seed, batch=samples, top_p=top_p)
