@@ -1,4 +1,4 @@
-"""Real-world MIDI: malformed and edge-case files, written byte by byte here, and what the loader makes of each.
+"""Tests of helpers.midi_reader: small files, and real-world MIDI written byte by byte (damaged files, edge cases).
 
 Every file is either used, with exactly the notes it holds, or skipped with a named reason;
 none stops or stalls a load. The files are built from raw bytes (``mido`` refuses to write most
@@ -15,12 +15,125 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DRUMS, Track, count_drum_note_ons, count_pitched_note_ons, write_midi
+from conftest import C_MAJOR_SCALE, DRUMS, Track, count_drum_note_ons, count_pitched_note_ons, write_midi
 from midi_oracle import music21_to_notes
 
 from helpers import config, midi_io, midi_reader, reader_pool, tokens
 from helpers.midi_files import find_midi_files
 from helpers.midi_reader import MAX_NOTES, MAX_QUARTERS, Limits
+
+# ----------------------------------------------------------------------------- bad files, arguments, the music21 oracle
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("random.mid", bytes(range(256)) * 3, "not MIDI"),
+        ("page.mid", b"<!DOCTYPE html><html><body>Not Found</body></html>", "not MIDI"),
+        ("empty.mid", b"", "not MIDI"),
+        ("header_only.mid", b"MThd\x00\x00\x00\x06garbage-after-the-header", "corrupt"),
+    ],
+)
+def test_unusable_files_raise_midi_load_error_with_a_reason(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(path)
+    assert caught.value.reason == reason
+    assert str(caught.value).startswith(f"{name}: {reason}")
+    assert caught.value.path == path
+
+
+def test_truncated_midi_is_corrupt(tmp_path, midi_files):
+    path = tmp_path / "truncated.mid"
+    path.write_bytes(midi_files["scale"].read_bytes()[:40])
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(path)
+    assert caught.value.reason == "corrupt"
+
+
+def test_drums_only_file_has_no_pitched_notes(midi_files):
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(midi_files["drums_only"])
+    assert caught.value.reason == "no pitched notes"
+    assert f"{len(DRUMS)} drum hits" in caught.value.detail
+
+
+def test_file_without_notes_has_no_pitched_notes(tmp_path):
+    path = write_midi(tmp_path / "silent.mid", [Track([])])
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(path)
+    assert caught.value.reason == "no pitched notes"
+
+
+def test_missing_file_is_unreadable(tmp_path):
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(tmp_path / "nowhere.mid")
+    assert caught.value.reason == "unreadable"
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b'<?xml version="1.0"?>\n<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN">\n'
+         b"<score-partwise/>", "a MusicXML score saved under a MIDI name"),
+        (b"<!DOCTYPE html><html><body>404</body></html>", "a web page saved under a MIDI name"),
+        (b'<?xml version="1.0"?><config/>', "an XML file saved under a MIDI name"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "a WAV audio file saved under a MIDI name"),
+        (b"ID3\x03\x00" + bytes(20), "an MP3 audio file saved under a MIDI name"),
+        (b"PK\x03\x04" + bytes(20), "a ZIP archive (a compressed MusicXML .mxl file?) saved under a MIDI name"),
+        (b"X:1\nT:A tune in ABC\nK:G\nGABc|", "a text file saved under a MIDI name"),
+        (bytes(range(256)) * 4, "the file does not start with a MIDI header"),
+    ],
+)
+def test_files_that_are_not_midi_are_named_for_what_they_are(tmp_path, content, words):
+    (tmp_path / "x.mid").write_bytes(content)
+    with pytest.raises(midi_io.MidiLoadError) as caught:
+        midi_io.midi_to_notes(tmp_path / "x.mid")
+    assert caught.value.reason == "not MIDI" and caught.value.detail == words
+    assert str(caught.value).endswith(midi_reader.NEXT_STEPS["not MIDI"])  # and what to do
+
+
+def test_a_link_loop_is_not_a_link_to_nowhere(tmp_path):
+    os.symlink(tmp_path / "b.mid", tmp_path / "a.mid")
+    os.symlink(tmp_path / "a.mid", tmp_path / "b.mid")
+    os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")
+    os.symlink(tmp_path / "self.mid", tmp_path / "self.mid")
+    write_midi(tmp_path / "fine.mid", [Track(C_MAJOR_SCALE)])
+    _, report = midi_io.load_midi_folder(tmp_path, cache=False)
+    loop = "unreadable (a link loop (links that lead back to each other, never to a file))"
+    assert {e["piece"]: e["reason"] for e in report.skipped} == {
+        "a.mid": loop, "b.mid": loop, "self.mid": loop, "dangling.mid": "unreadable (a link that points nowhere)",
+    }
+
+
+def test_instrument_names_are_music21s():
+    from music21 import instrument
+
+    for program in range(128):
+        try:
+            expected = instrument.instrumentFromMidiProgram(program).instrumentName or ""
+        except instrument.InstrumentException:
+            expected = ""
+        assert midi_reader.program_name(program) == expected, program
+
+
+@pytest.mark.parametrize("name", ["scale", "chords", "two_part", "with_drums"])
+def test_the_reader_and_music21_give_the_same_table(midi_files, name):
+    notes, info = midi_io.midi_to_notes(midi_files[name])
+    reference, reference_info = music21_to_notes(midi_files[name])
+    assert notes.equals(reference) and info == reference_info
+
+
+def test_bad_arguments_are_refused(midi_files):
+    path = midi_files["scale"]
+    for limit in ({"max_notes": 0}, {"max_file_bytes": -1}, {"max_quarters": 0}, {"timeout": 0}):
+        with pytest.raises(ValueError, match=next(iter(limit))):
+            Limits(**limit)
+    with pytest.raises(ValueError, match="workers"):
+        midi_io.load_midi_files([path], workers=0)
+    assert len(midi_io.load_midi_files([path], limits=Limits(timeout=None))[0]) == len(C_MAJOR_SCALE)
+
 
 # ----------------------------------------------------------------------------- raw MIDI bytes
 
