@@ -22,14 +22,14 @@ format-2 file the tracks are independent sequences and are placed one after the 
 chunk lengths, files cut short, junk before the header or between tracks. The tests read every
 file also with music21's ``music21.midi`` through the same pairing code (``tests/midi_oracle.py``)
 and check that the tables are identical on every well-formed file (the shipped data and the
-edge cases of ``tests/test_midi_robustness.py``); damaged files each mends its own way, and those
+edge cases of ``tests/test_midi_reader.py``); damaged files each mends its own way, and those
 tests say how. The benchmark compares symusic's C++ parser (``python -m benchmarks --stages
 extraction``): faster still, but it drops notes never released and zero-length notes written
 note-off first (98 of the 30,942 notes of ``data/midi``).
 
 **Damage.** The reader keeps what a damaged file holds up to the damage (see
 :func:`_fast_events`), with three rules of its own, each checked by a case of
-``tests/test_midi_robustness.py``: a delta time longer than a whole piece may last
+``tests/test_midi_reader.py``: a delta time longer than a whole piece may last
 (``max_quarters``) is garbage, and ends its track there; after damage (or past the tracks the
 header announces), a track that repeats an earlier one byte for byte (whole or cut short) is a
 copy, and is dropped; and a file is *too damaged to trust* — skipped as ``corrupt`` — when many
@@ -648,7 +648,7 @@ def _trust(extract: Extract, tally: list[int], problems: list[str]) -> None:
     """Raise ``MidiLoadError("corrupt", "too damaged to trust: ...")`` when a damaged file's notes are not music.
 
     The rule, for a file in which the fast reader met damage (checked in
-    ``tests/test_midi_robustness.py``, table ``CASES``):
+    ``tests/test_midi_reader.py``, table ``CASES``):
 
     1. **Undecodable events.** At least :data:`DAMAGED_EVENTS_MIN` events were damaged (a data
        byte above 127, or a track ended by bytes that are no event) and they make up at least

@@ -3,7 +3,7 @@
 music21 parses the bytes into events; the events go through the reader's own pairing code
 (:class:`helpers.midi_reader._Collector`), so a difference between the two tables is a
 difference in decoding the bytes. Only the tests use it (``test_midi_io.py``,
-``test_midi_robustness.py``); the library reads with its own decoder.
+``test_midi_reader.py``); the library reads with its own decoder.
 """
 
 from __future__ import annotations

@@ -583,7 +583,7 @@ def test_run_checks_instrument_and_primer_before_reading_or_training(capsys, tun
 
 
 def test_a_primer_too_damaged_to_trust_is_refused(capsys, cli_run, tmp_path):
-    from test_midi_robustness import scrambled  # shuffled bytes that the old reader took for 4 notes
+    from test_midi_reader import scrambled  # shuffled bytes that the old reader took for 4 notes
 
     (tmp_path / "scrambled.mid").write_bytes(scrambled())
     status, out, err = run_main(capsys, "generate", cli_run, "--primer", tmp_path / "scrambled.mid")
