@@ -162,7 +162,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         "--strategy",
         choices=["default", "mirrored"],
         default="default",
-        help="mirrored: one model copy per local GPU (or logical CPU device), --batch-size per copy (default: one device)",
+        help="mirrored: one model copy per local GPU (or logical CPU device), --batch-size per copy (default: one device; "
+        "several machines: not with Keras 3, see the README)",
     )
     group.add_argument(
         "--tensorboard", action="store_true", help="also write TensorBoard logs into RUN/logs (watch: tensorboard --logdir outputs/runs)"

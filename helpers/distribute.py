@@ -35,6 +35,11 @@ def make_strategy(name: str = "default"):
     ``"mirrored"`` uses every local GPU; on a machine without one, every logical CPU device
     (one unless the program split the CPU with ``tf.config.set_logical_device_configuration``).
     """
+    if name == "multiworker":
+        raise OptionError(
+            "strategy 'multiworker': Keras 3's fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585, open); "
+            "train one run per machine instead, or 'mirrored' for the GPUs of one machine"
+        )
     if name not in STRATEGIES:
         raise OptionError(f"strategy {name!r}: expected one of {', '.join(STRATEGIES)}")
     from helpers import config
