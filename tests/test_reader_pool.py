@@ -60,10 +60,16 @@ def test_ctrl_c_leaves_no_reader_process(tmp_path, monkeypatch):
         os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(midi_reader, "bytes_to_extract", hangs)
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored when it started, and a
+    # shell without job control starts background commands with SIGINT ignored (POSIX): as in a terminal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=ctrl_c_once_both_workers_read, daemon=True).start()
     begun = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        midi_io.load_midi_files(paths, workers=2, cache=False, limits=Limits(timeout=None))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            midi_io.load_midi_files(paths, workers=2, cache=False, limits=Limits(timeout=None))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - begun < 90
     workers = {int(pid) for pid in started.read_text().split()}
     assert len(workers) == 2 and os.getpid() not in workers
