@@ -189,56 +189,77 @@ def train_run(
     (``<architecture>-improved-NNN`` for the improved recipe). To continue an interrupted or
     finished run, use :func:`resume_run`.
     """
-    from helpers import models, training
+    config.set_seed(seed)
+    train_pieces, val_pieces = sequences.split_by_piece(corpus.events["piece"], val_fraction, seed)
+    train_codes = sequences.events_to_codes(corpus.events, corpus.vocab, train_pieces)
+    val_codes = sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces) if val_pieces else None
+    vocab_size = len(corpus.vocab)
+    model = _new_model(recipe, architecture, vocab_size, seq_length, strategy, input_encoding=input_encoding, **model_options)
+    run = Run(Path(run_dir)) if run_dir else Run.create(run_name(architecture, recipe))
+    run.write_primer(corpus_to_primer(corpus, val_pieces or train_pieces, seq_length))
+    recorded = {
+        "normalise_keys": bool(corpus.key_shifts),
+        "data": folder_record(corpus.folder),
+        "limit": corpus.limit,
+        "sample_seed": corpus.sample_seed,
+        **({"load_options": corpus.load_options} if corpus.load_options else {}),
+    }
+    return _train_new(
+        run, model, corpus.vocab, train_codes, val_codes, recipe, transpose,
+        {**recorded, "train_pieces": train_pieces, "val_pieces": val_pieces},
+        epochs=epochs, batch_size=batch_size, seed=seed, early_stopping=early_stopping, verbose=verbose,
+        time_limit=time_limit, tensorboard=tensorboard, strategy=strategy,
+    )
+
+
+def _new_model(recipe: str, architecture: str, vocab_size: int, seq_length: int, strategy, input_encoding: str = "scaled",
+               **model_options):
+    """The untrained model of a recipe (see :func:`train_run`), built under ``strategy``."""
+    from helpers import models
 
     if recipe not in RECIPES:
         raise ValueError(f"recipe={recipe!r}: expected one of {', '.join(RECIPES)}")
     if architecture not in ("gru", "lstm"):
         raise ValueError(f"architecture={architecture!r}: expected gru or lstm")
-    config.set_seed(seed)
-    train_pieces, val_pieces = sequences.split_by_piece(corpus.events["piece"], val_fraction, seed)
-    train_codes = sequences.events_to_codes(corpus.events, corpus.vocab, train_pieces)
-    val_codes = sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces) if val_pieces else None
     if recipe == "chapter":
-        builder = architecture
-        builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "input_encoding": input_encoding, **model_options}
+        builder, builder_args = architecture, {"input_encoding": input_encoding}
     else:
-        builder = "sequence"
-        builder_args = {"vocab_size": len(corpus.vocab), "seq_length": seq_length, "layer": architecture, **model_options}
+        builder, builder_args = "sequence", {"layer": architecture}
     with distribute.scope(strategy):  # the variables live where the strategy wants them
-        model = models.BUILDERS[builder](**builder_args)  # the model remembers its builder: the run records it
+        # the model remembers its builder and arguments: the run records them
+        return models.BUILDERS[builder](vocab_size=vocab_size, seq_length=seq_length, **builder_args, **model_options)
+
+
+def _train_new(run: Run, model, vocab: Vocabulary, train_codes, val_codes, recipe: str, transpose: bool, recorded: dict,
+               **train_options) -> Run:
+    """Train a new run of ``recipe``: transposed copies when asked (MIDI-like tokens, improved
+    recipe), the learning-rate schedule of the improved recipe, ``recorded`` in ``config.json``."""
+    from helpers import training
+
     tables = None
-    if recipe == "improved" and transpose and corpus.vocab.encoding == midilike.ENCODING:
-        tables = np.stack([midilike.transposition_table(corpus.vocab, k) for k in TRANSPOSITIONS])
-    run = Run(Path(run_dir)) if run_dir else Run.create(run_name(architecture, recipe))
-    run.write_primer(corpus_to_primer(corpus, val_pieces or train_pieces, seq_length))
+    if recipe == "improved" and transpose and vocab.encoding == midilike.ENCODING:
+        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
     training.train(
-        model,
-        corpus.vocab,
-        train_codes,
-        val_codes,
-        run,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        early_stopping=early_stopping,
-        verbose=verbose,
-        reduce_lr_patience=2 if recipe == "improved" else None,
-        transpositions=tables,
-        time_limit=time_limit,
-        tensorboard=tensorboard,
-        strategy=strategy,
-        extra_config={
-            "recipe": recipe,
-            "normalise_keys": bool(corpus.key_shifts),
-            "data": folder_record(corpus.folder),
-            "encoding": corpus.vocab.encoding,
-            "limit": corpus.limit,
-            "sample_seed": corpus.sample_seed,
-            "train_pieces": train_pieces,
-            "val_pieces": val_pieces,
-            **({"load_options": corpus.load_options} if corpus.load_options else {}),
-        },
+        model, vocab, train_codes, val_codes, run, reduce_lr_patience=2 if recipe == "improved" else None,
+        transpositions=tables, extra_config={"recipe": recipe, "encoding": vocab.encoding, **recorded}, **train_options,
+    )
+    return run
+
+
+def _train_on(run: Run, vocab: Vocabulary, train_codes, val_codes, epochs: int, verbose: int, tensorboard: bool, strategy) -> Run:
+    """Train a run on to ``epochs`` in all with the settings it recorded (the resume of both paths)."""
+    from helpers import training
+
+    settings = run.settings
+    tables = None
+    if settings.get("transpositions"):
+        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
+    with distribute.scope(strategy):
+        model = run.build_model()
+    training.train(
+        model, vocab, train_codes, val_codes, run, epochs=epochs, batch_size=settings["batch_size"], seed=settings["seed"],
+        verbose=verbose, early_stopping=settings.get("early_stopping"), reduce_lr_patience=settings.get("reduce_lr_patience"),
+        transpositions=tables, tensorboard=tensorboard, strategy=strategy,
     )
     return run
 
@@ -279,7 +300,6 @@ def resume_run(
             was started with), or stopped early and no more epochs were asked for.
         helpers.runs.RunError: the folder is not a run, or the data no longer fits its vocabulary.
     """
-    from helpers import training
 
     run = Run.open(run_dir)
     planned = run.check_epochs_left(epochs)  # before the data is read again
@@ -290,28 +310,7 @@ def resume_run(
         val_codes = sequences.events_to_codes(corpus.events, vocab, settings["val_pieces"]) if settings["val_pieces"] else None
     except tokens.TokenError as error:
         raise RunError(f"{run.path}: the data changed since this run started ({error})") from error
-    tables = None
-    if settings.get("transpositions"):
-        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
-    with distribute.scope(strategy):
-        model = run.build_model()
-    training.train(
-        model,
-        vocab,
-        train_codes,
-        val_codes,
-        run,
-        epochs=planned,
-        batch_size=settings["batch_size"],
-        seed=settings["seed"],
-        verbose=verbose,
-        early_stopping=settings.get("early_stopping"),
-        reduce_lr_patience=settings.get("reduce_lr_patience"),
-        transpositions=tables,
-        tensorboard=tensorboard,
-        strategy=strategy,
-    )
-    return run
+    return _train_on(run, vocab, train_codes, val_codes, planned, verbose, tensorboard, strategy)
 
 
 def prepare_store(
@@ -363,13 +362,7 @@ def train_store_run(
     ``recipe`` is ``"improved"`` (default) or ``"chapter"`` (then ``input_encoding`` may be
     given in ``model_options``).
     """
-    from helpers import models, training
-
     store = store if isinstance(store, token_store.TokenStore) else token_store.TokenStore.open(store)
-    if recipe not in RECIPES:
-        raise ValueError(f"recipe={recipe!r}: expected one of {', '.join(RECIPES)}")
-    if architecture not in ("gru", "lstm"):
-        raise ValueError(f"architecture={architecture!r}: expected gru or lstm")
     if not store.pieces:
         raise DataError(f"{store.path}: the token store holds no piece")
     config.set_seed(seed)
@@ -377,55 +370,25 @@ def train_store_run(
     train_pieces, val_pieces = sequences.split_by_piece(store.pieces, val_fraction, seed)
     train_codes = store.stream(train_pieces)
     val_codes = store.stream(val_pieces) if val_pieces else None
-    if recipe == "chapter":
-        builder = architecture
-        builder_args = {
-            "vocab_size": len(vocab),
-            "seq_length": seq_length,
-            "input_encoding": model_options.pop("input_encoding", "scaled"),
-            **model_options,
-        }
-    else:
-        builder = "sequence"
-        builder_args = {"vocab_size": len(vocab), "seq_length": seq_length, "layer": architecture, **model_options}
-    with distribute.scope(strategy):
-        model = models.BUILDERS[builder](**builder_args)
-    tables = None
-    if recipe == "improved" and transpose:
-        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
+    model = _new_model(recipe, architecture, len(vocab), seq_length, strategy, **model_options)
     run = Run(Path(run_dir)) if run_dir else Run.create(run_name(architecture, recipe))
     run.write_primer(store_to_primer(store, val_pieces or train_pieces, seq_length))
     settings = store.settings
-    training.train(
-        model,
-        vocab,
-        train_codes,
-        val_codes,
-        run,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        early_stopping=early_stopping,
-        verbose=verbose,
-        reduce_lr_patience=2 if recipe == "improved" else None,
-        transpositions=tables,
-        time_limit=time_limit,
-        tensorboard=tensorboard,
-        strategy=strategy,
-        extra_config={
-            "recipe": recipe,
-            "normalise_keys": bool(settings.get("normalise_keys")),
-            "data": folder_record(Path(settings["folder"])),
-            "encoding": vocab.encoding,
-            "limit": settings.get("limit"),
-            "sample_seed": settings.get("sample_seed"),
-            "train_pieces": train_pieces,
-            "val_pieces": val_pieces,
-            "store": str(Path(store.path).resolve()),
-            **({"load_options": settings["load_options"]} if settings.get("load_options") else {}),
-        },
+    recorded = {
+        "normalise_keys": bool(settings.get("normalise_keys")),
+        "data": folder_record(Path(settings["folder"])),
+        "limit": settings.get("limit"),
+        "sample_seed": settings.get("sample_seed"),
+        **({"load_options": settings["load_options"]} if settings.get("load_options") else {}),
+        "train_pieces": train_pieces,
+        "val_pieces": val_pieces,
+        "store": str(Path(store.path).resolve()),
+    }
+    return _train_new(
+        run, model, vocab, train_codes, val_codes, recipe, transpose, recorded,
+        epochs=epochs, batch_size=batch_size, seed=seed, early_stopping=early_stopping, verbose=verbose,
+        time_limit=time_limit, tensorboard=tensorboard, strategy=strategy,
     )
-    return run
 
 
 def store_to_primer(store: token_store.TokenStore, pieces: list[str], seq_length: int) -> dict:
@@ -454,7 +417,6 @@ def resume_store_run(
         helpers.runs.RunFinished: nothing to train (see :func:`resume_run`).
         helpers.runs.RunError: the run has no store, or its pieces are no longer in it.
     """
-    from helpers import training
 
     run = Run.open(run_dir)
     planned = run.check_epochs_left(epochs)
@@ -467,28 +429,7 @@ def resume_store_run(
         val_codes = store.stream(settings["val_pieces"]) if settings["val_pieces"] else None
     except (token_store.StoreError, DataError) as error:
         raise RunError(f"{run.path}: cannot read the run's token store again ({error})") from error
-    tables = None
-    if settings.get("transpositions"):
-        tables = np.stack([midilike.transposition_table(vocab, k) for k in TRANSPOSITIONS])
-    with distribute.scope(strategy):
-        model = run.build_model()
-    training.train(
-        model,
-        vocab,
-        train_codes,
-        val_codes,
-        run,
-        epochs=planned,
-        batch_size=settings["batch_size"],
-        seed=settings["seed"],
-        verbose=verbose,
-        early_stopping=settings.get("early_stopping"),
-        reduce_lr_patience=settings.get("reduce_lr_patience"),
-        transpositions=tables,
-        tensorboard=tensorboard,
-        strategy=strategy,
-    )
-    return run
+    return _train_on(run, vocab, train_codes, val_codes, planned, verbose, tensorboard, strategy)
 
 
 def generate_piece(
