@@ -81,7 +81,8 @@ class KerasGenerator:
 
     The step takes the codes ``(batch,)`` and each recurrent layer's state and returns the
     logits and the new states: Embedding → each layer's ``cell`` → the Dense head (Dropout
-    skipped, as at inference; the final softmax skipped: argmax and sampling work on logits).
+    skipped, as at inference; the final softmax skipped: argmax and sampling work on logits;
+    sampling is Gumbel-max on stateless uniforms, seeded per note).
     The whole generation, primer and notes, is one graph (a ``tf.while_loop``), compiled by
     XLA when ``jit_compile`` is true.
 
@@ -130,9 +131,10 @@ class KerasGenerator:
             for t in tf.range(n_notes):
                 if method == "argmax":
                     codes = tf.argmax(logits, axis=-1, output_type=tf.int32)
-                else:
+                else:  # Gumbel-max: faster here under XLA than tf.random.stateless_categorical
                     step_seed = tf.stack([seed, tf.cast(t, tf.int32)])
-                    codes = tf.cast(tf.random.stateless_categorical(logits, 1, step_seed)[:, 0], tf.int32)
+                    uniforms = tf.random.stateless_uniform(tf.shape(logits), step_seed, minval=1e-20, maxval=1.0)
+                    codes = tf.argmax(logits - tf.math.log(-tf.math.log(uniforms)), axis=-1, output_type=tf.int32)
                 out = out.write(t, codes)
                 logits, states = self._step(codes, states)
             return tf.transpose(out.stack())
