@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import quality, store
+from benchmarks import keras_generation, quality, store
 from helpers import chapter, config, midi_files, midi_io, midi_reader, sequences, tokens
 
 # ----------------------------------------------------------------------------- targets (issue 7)
@@ -91,8 +91,9 @@ SIZES = {
 }
 STAGES = ("extraction", "preparation", "training", "generation")
 #: Stages run only when asked for with --stages (the quality stage trains for up to 15 minutes,
-#: the store stage prepares and trains on 20,000 files twice: about half an hour on 2 cores).
-EXTRA_STAGES = ("quality", "store")
+#: the store stage prepares and trains on 20,000 files twice: about half an hour on 2 cores;
+#: keras-generation sets the stepper beside Keras's own step loop, issue 13).
+EXTRA_STAGES = ("quality", "store", "keras-generation")
 
 
 # ----------------------------------------------------------------------------- results
@@ -851,6 +852,8 @@ def main(argv: list[str] | None = None) -> int:
             show(quality.bench_quality(folder, args.quality_minutes, args.quality_files))
         if "store" in args.stages:
             show(store.bench_store(folder, args.store_files))
+        if "keras-generation" in args.stages:
+            show(keras_generation.bench_keras_generation(args.vocab, args.generated, chapter.SEQUENCE_LENGTH, args.repeats))
 
     judged = [row for row in rows if row.passed is not None]
     failed = [row.stage for row in judged if not row.passed]
