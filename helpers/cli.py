@@ -316,45 +316,27 @@ def _train(args: argparse.Namespace, corpus, run_dir: Path):
             return pipeline.resume_store_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard, strategy=strategy)
         return pipeline.resume_run(run_dir, args.epochs, verbose=verbose, tensorboard=args.tensorboard, strategy=strategy)
     improved = _recipe(args) == "improved"
-    if args.store is not None:
-        return pipeline.train_store_run(
-            corpus,
-            args.arch,
-            args.seq_length or (128 if improved else 100),
-            args.epochs or config.pick(3, 30),
-            args.batch_size or (32 if improved else 64),
-            args.val_fraction,
-            args.seed,
-            run_dir=run_dir,
-            early_stopping=args.early_stopping or (5 if improved else None),
-            verbose=verbose,
-            recipe=_recipe(args),
-            transpose=args.transpose,
-            tensorboard=args.tensorboard,
-            strategy=strategy,
-            time_limit=args.time_limit * 60 if args.time_limit else None,
-            **_model_options(args),
-            **({"input_encoding": args.input_encoding} if args.input_encoding and not improved else {}),
-        )
-    return pipeline.train_run(
-        corpus,
-        args.arch,
-        args.seq_length or (128 if improved else 100),
-        args.epochs or config.pick(3, 30),
-        args.batch_size or (32 if improved else 64),
-        args.val_fraction,
-        args.input_encoding or "scaled",
-        args.seed,
-        run_dir=run_dir,
-        early_stopping=args.early_stopping or (5 if improved else None),
-        verbose=verbose,
-        recipe=_recipe(args),
-        transpose=args.transpose,
-        tensorboard=args.tensorboard,
-        strategy=strategy,
-        time_limit=args.time_limit * 60 if args.time_limit else None,
+    options = {  # the same for a MIDI folder and a token store
+        "architecture": args.arch,
+        "seq_length": args.seq_length or (128 if improved else 100),
+        "epochs": args.epochs or config.pick(3, 30),
+        "batch_size": args.batch_size or (32 if improved else 64),
+        "val_fraction": args.val_fraction,
+        "seed": args.seed,
+        "run_dir": run_dir,
+        "early_stopping": args.early_stopping or (5 if improved else None),
+        "verbose": verbose,
+        "recipe": _recipe(args),
+        "transpose": args.transpose,
+        "tensorboard": args.tensorboard,
+        "strategy": strategy,
+        "time_limit": args.time_limit * 60 if args.time_limit else None,
         **_model_options(args),
-    )
+    }
+    if args.store is not None:
+        encoding = {"input_encoding": args.input_encoding} if args.input_encoding and not improved else {}
+        return pipeline.train_store_run(corpus, **options, **encoding)
+    return pipeline.train_run(corpus, input_encoding=args.input_encoding or "scaled", **options)
 
 
 def _check_options(args: argparse.Namespace) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import os
 import random
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,17 @@ def ensure_dir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether long work draws a progress bar: ``progress`` if given, else only on a terminal and
+    never under pytest (notebooks and logs stay clean)."""
+    if progress is not None:
+        return progress
+    try:
+        return sys.stderr.isatty() and "pytest" not in sys.modules
+    except (AttributeError, ValueError):  # no stderr, or a closed one
+        return False
 
 
 def write_atomic(path: Path | str, content: str | bytes) -> Path:

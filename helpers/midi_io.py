@@ -15,7 +15,6 @@ is read from disk once.
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,15 +63,6 @@ def midi_to_notes(
         error.path = path
         raise
     return extracts_to_notes([(piece or path.name, found)]), found.info()
-
-
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    try:
-        return sys.stderr.isatty() and "pytest" not in sys.modules
-    except (AttributeError, ValueError):
-        return False
 
 
 def load_midi_files(
@@ -134,7 +124,7 @@ def load_midi_files(
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(paths), unit="file", desc="Reading MIDI", disable=not _show_progress(progress))
+    bar = tqdm(total=len(paths), unit="file", desc="Reading MIDI", disable=not config.show_progress(progress))
 
     def done(index: int, found: Extract | MidiLoadError) -> None:
         results[index] = found

@@ -46,7 +46,6 @@ import hashlib
 import json
 import os
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,18 +216,7 @@ def _read_index(path: Path, repair: bool = False) -> list[dict]:
 
 
 def _write_json(path: Path, value: dict) -> None:
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
-    temporary.write_text(json.dumps(value, indent=1))
-    os.replace(temporary, path)
-
-
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    try:
-        return sys.stderr.isatty() and "pytest" not in sys.modules
-    except (AttributeError, ValueError):
-        return False
+    config.write_atomic(path, json.dumps(value, indent=1))
 
 
 def folder_to_store(
@@ -302,7 +290,7 @@ def folder_to_store(
     from tqdm import tqdm
 
     with tqdm(total=len(paths), initial=len(paths) - len(todo), unit="file", desc="prepare",
-              disable=not _show_progress(progress)) as bar, \
+              disable=not config.show_progress(progress)) as bar, \
             open(path / CODES_FILE, "ab") as codes_file, open(path / INDEX_FILE, "a", encoding="utf-8") as index_file:
         for first in range(0, len(todo), chunk_files):
             chunk = todo[first: first + chunk_files]
