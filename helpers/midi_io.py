@@ -14,6 +14,7 @@ is read from disk once.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -115,11 +116,11 @@ def load_midi_files(
         raise ValueError(f"workers must be at least 1, got {workers}")
     limits = limits or Limits()
     cache_dir = Path(cache_dir or config.CACHE_DIR / "notes")
-    paths = [Path(p) for p in paths]
-    pieces = [display_name(p.relative_to(root).as_posix() if root else p.name) for p in paths]
+    paths = [p if isinstance(p, Path) else Path(p) for p in paths]
+    pieces = [display_name(name) for name in _relative_names(paths, root)]
     results: list[Extract | MidiLoadError | None] = [None] * len(paths)
     entries: list[Path | None] = [None] * len(paths)
-    first_of: dict[Path, int] = {}
+    first_of: dict[str, int] = {}  # content key → the first file with that content
     report = LoadReport()
 
     from tqdm import tqdm
@@ -142,11 +143,12 @@ def load_midi_files(
         for i, path in enumerate(paths):
             try:
                 data = midi_reader.file_bytes(path, limits)
-                entries[i] = notes_cache.entry_path(data, cache_dir)
+                key = notes_cache.content_key(data) if cache or skip_duplicates else ""
+                entries[i] = notes_cache.entry_path(key, cache_dir) if cache else None
                 if skip_duplicates:
-                    if entries[i] in first_of:
-                        raise MidiLoadError("duplicate", f"same content as {pieces[first_of[entries[i]]]}")
-                    first_of[entries[i]] = i
+                    if key in first_of:
+                        raise MidiLoadError("duplicate", f"same content as {pieces[first_of[key]]}")
+                    first_of[key] = i
                 found = notes_cache.read_entry(entries[i], limits) if cache else None
                 if found is not None:
                     report.from_cache += 1
@@ -177,6 +179,18 @@ def load_midi_files(
     return extracts_to_notes(kept), report
 
 
+def _relative_names(paths: list[Path], root: Path | str | None) -> list[str]:
+    """Each path relative to ``root`` with ``/`` between folders (file names when no root);
+    a path outside ``root`` raises ``ValueError``, as ``Path.relative_to`` does."""
+    if root is None:
+        return [path.name for path in paths]
+    prefix = os.path.join(str(root), "")  # cheaper than Path.relative_to on every path
+    return [
+        (text[len(prefix) :].replace(os.sep, "/") if text.startswith(prefix) else path.relative_to(root).as_posix())
+        for path, text in ((path, str(path)) for path in paths)
+    ]
+
+
 def _read_here(data: bytes, limits: Limits) -> Extract | MidiLoadError:
     try:
         return midi_reader.bytes_to_extract(data, limits)
@@ -190,20 +204,25 @@ def extracts_to_notes(kept: list[tuple[str, Extract]]) -> pd.DataFrame:
 
     if not kept:
         return tidy_notes(pd.DataFrame(columns=NOTE_COLUMNS))
-    counts = [len(extract) for _, extract in kept]
-    names = np.array([piece for piece, _ in kept], dtype=object)
-    instruments = [np.array(extract.instruments + [""], dtype=object)[extract.part] for _, extract in kept]
+    counts = np.array([len(extract) for _, extract in kept])
+    # text columns: each name once, then taken by number (far cheaper than a string per note)
+    piece = pd.array([piece for piece, _ in kept], dtype="str").take(np.repeat(np.arange(len(kept)), counts))
+    firsts = np.cumsum([0] + [len(extract.instruments) + 1 for _, extract in kept[:-1]])  # each file's parts, then ""
+    instruments = pd.array([name for _, extract in kept for name in extract.instruments + [""]], dtype="str")
+    part = np.concatenate([extract.part for _, extract in kept])
+    instrument = instruments.take(part + np.repeat(firsts, counts))
     return pd.DataFrame(
         {
-            "piece": np.repeat(names, counts),
-            "part": np.concatenate([e.part for _, e in kept]),
-            "instrument": np.concatenate(instruments),
+            "piece": piece,
+            "part": part,
+            "instrument": instrument,
             "offset": np.concatenate([e.offset for _, e in kept]),
             "duration": np.concatenate([e.duration for _, e in kept]),
             "pitch": np.concatenate([e.pitch for _, e in kept]),
             "velocity": np.concatenate([e.velocity for _, e in kept]),
         },
         columns=NOTE_COLUMNS,
+        copy=False,
     )
 
 

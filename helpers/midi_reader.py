@@ -48,14 +48,11 @@ from __future__ import annotations
 import errno
 import stat
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from helpers.constants import DRUM_CHANNEL
 from helpers.errors import MusicGenError
 
 #: Bumped whenever extraction changes, so that old cache entries are not reused.
@@ -168,12 +165,6 @@ def _rebuild_error(reason: str, detail: str, path: Path | None, cacheable: bool)
 
 # ----------------------------------------------------------------------------- events → notes
 
-# Event kinds of the stream that every reader feeds to :meth:`_Collector.add_track`:
-# (tick, kind, channel counted from 0, a, b).
-_ON, _OFF, _PROGRAM, _NAME, _CLOCK = 0, 1, 2, 3, 4
-#: Events between two looks at the clock.
-_CLOCK_EVERY = 4096
-
 
 def program_name(program: int) -> str:
     """General MIDI instrument name of a program number, as music21 names it."""
@@ -228,120 +219,25 @@ class Extract:
         return {"instruments": list(self.instruments), "drum_hits": self.drum_hits}
 
 
-class _Collector:
-    """Pairs note events track after track and checks the limits as it goes."""
+def _extract(
+    notes: np.ndarray, part_track: np.ndarray, part_program: np.ndarray, ticks_per_quarter: float, track_names, drum_hits: int,
+    warnings: list[str],
+) -> Extract:
+    """An :class:`Extract` from what :func:`helpers.track_decoder.decode_tracks` gave for all the
+    file's tracks: notes sorted by (offset, pitch, part), notes equal in all three in the order of
+    their note-ons. A part's instrument is the General MIDI name of its program, else its
+    track's name (``track_names[track]``)."""
+    from helpers import track_decoder as td
 
-    def __init__(self, limits: Limits, ticks_per_quarter: float, deadline: float | None):
-        self.limits, self.deadline = limits, deadline
-        self.max_ticks = limits.max_quarters * ticks_per_quarter
-        self.ticks_per_quarter = ticks_per_quarter
-        self.rows: list[tuple[int, int, int, int, int]] = []  # (part, begin, end, pitch, velocity)
-        self.parts: dict[tuple[int, int], int] = {}
-        self.part_program: list[int | None] = []
-        self.part_track: list[int] = []
-        self.track_names: list[str] = []
-        self.note_ons = 0
-        self.drum_hits = 0
-
-    def check_clock(self) -> None:
-        if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise MidiLoadError("too slow", f"over the limit of {self.limits.timeout:g} s per file")
-
-    def too_long(self, tick: float) -> MidiLoadError:
-        return MidiLoadError(
-            "too long",
-            f"a note at {tick / self.ticks_per_quarter:,.0f} quarter lengths, "
-            f"over the limit of {self.limits.max_quarters:,.0f}",
-        )
-
-    def add_track(self, events: Iterable[tuple], track_index: int, shift: int = 0) -> int:
-        """Pair one track's events; return the track's last tick (before ``shift``)."""
-        rows = self.rows
-        max_ticks, max_notes = self.max_ticks - shift, self.limits.max_notes
-        programs: dict[int, int] = {}
-        sounding: dict[tuple[int, int], deque[tuple[int, int]]] = {}  # oldest first
-        unmatched_at, unmatched = -1, set()  # note-offs that found nothing sounding, at this tick
-        name = None
-        tick, count = 0, 0
-        for tick, kind, channel, a, b in events:
-            if kind == _ON:
-                self.note_ons += 1
-                if self.note_ons > max_notes:
-                    raise MidiLoadError("too many notes", f"over the limit of {max_notes:,} note-ons")
-                if tick > max_ticks:
-                    raise self.too_long(tick + shift)
-                if channel == DRUM_CHANNEL:
-                    self.drum_hits += 1
-                elif tick == unmatched_at and (channel, a) in unmatched:
-                    # Note-off, then note-on, at one tick with nothing sounding: a zero-length note
-                    # (a grace note) whose events were sorted note-offs first, as music21 writes them.
-                    unmatched.discard((channel, a))
-                    rows.append((self.part_of(track_index, channel, programs), tick + shift, tick + shift, a, b))
-                else:
-                    started = sounding.get((channel, a))
-                    if started is None:
-                        sounding[(channel, a)] = deque([(tick, b)])
-                    else:
-                        started.append((tick, b))
-            elif kind == _OFF:
-                started = sounding.get((channel, a))
-                if started:
-                    begin, velocity = started.popleft()
-                    part = self.part_of(track_index, channel, programs)
-                    rows.append((part, begin + shift, tick + shift, a, velocity))
-                elif channel != DRUM_CHANNEL:
-                    if tick != unmatched_at:
-                        unmatched_at, unmatched = tick, set()
-                    unmatched.add((channel, a))
-            elif kind == _PROGRAM:
-                programs[channel] = a
-            elif kind == _NAME:
-                if name is None:
-                    name = a
-            elif kind == _CLOCK:
-                self.check_clock()
-            count += 1
-            if count % _CLOCK_EVERY == 0:
-                self.check_clock()
-        end = tick
-        for (channel, pitch), started in sounding.items():  # notes never released end with the track
-            if started and end > max_ticks:
-                raise self.too_long(end + shift)
-            for begin, velocity in started:
-                rows.append((self.part_of(track_index, channel, programs), begin + shift, end + shift, pitch, velocity))
-        self.track_names.append(name.decode("latin-1").strip() if isinstance(name, bytes) else "")
-        return end
-
-    def part_of(self, track_index: int, channel: int, programs: dict[int, int]) -> int:
-        """The part of (track, channel), numbered in the order parts give their first note."""
-        part = self.parts.get((track_index, channel))
-        if part is None:
-            part = self.parts[(track_index, channel)] = len(self.parts)
-            self.part_program.append(programs.get(channel))
-            self.part_track.append(track_index)
-        return part
-
-    def finish(self, warnings: list[str]) -> Extract:
-        instruments = [
-            (program_name(program) if program is not None else "") or self.track_names[track]
-            for program, track in zip(self.part_program, self.part_track)
-        ]
-        if self.rows:
-            part, begin, end, pitch, velocity = (np.array(c, dtype=np.int64) for c in zip(*self.rows))
-        else:
-            part = begin = end = pitch = velocity = np.zeros(0, dtype=np.int64)
-        order = np.lexsort((part, pitch, begin))  # stable: equal keys keep the order of their note-offs
-        tpq = self.ticks_per_quarter
-        return Extract(
-            part=part[order].astype(np.int16),
-            offset=begin[order] / tpq,
-            duration=(end - begin)[order] / tpq,
-            pitch=pitch[order].astype(np.int16),
-            velocity=velocity[order].astype(np.int16),
-            instruments=instruments,
-            drum_hits=self.drum_hits,
-            warnings=warnings,
-        )
+    key = td.sort_key(notes, len(part_track))
+    # a stable sort, fast here: each track's notes are already in order
+    order = np.argsort(key, kind="stable") if key is not None else np.lexsort(notes[:, [td.PART, td.PITCH, td.BEGIN]].T)
+    part, offset, duration, pitch, velocity = td.gather(notes, order, ticks_per_quarter)
+    instruments = [
+        (program_name(program) if program >= 0 else "") or track_names[track]
+        for track, program in zip(part_track.tolist(), part_program.tolist())
+    ]
+    return Extract(part, offset, duration, pitch, velocity, instruments, int(drum_hits), warnings)
 
 
 def _ticks_per_quarter(division: int) -> float:
@@ -414,137 +310,38 @@ def _what_else(data: bytes) -> str:
     return "a text file saved under a MIDI name"
 
 
-def _fast_events(
-    track: bytes, problems: list[str], label: str, ended: list[bool], tally: list[int], ticks_per_quarter: float,
-    max_quarters: float,
-) -> Iterator[tuple]:
-    """Decode one track chunk's bytes into the event stream of :meth:`_Collector.add_track`.
+def _stop_problem(reason: int, value: int, label: str, ticks_per_quarter: float, max_quarters: float) -> str:
+    """In words, why a track's events stopped before its end (:mod:`helpers.track_decoder`'s ``STOP_*``)."""
+    from helpers import track_decoder
 
-    Stops at End of Track (and then appends True to ``ended``). Damage that keeps the events
-    in step — a data byte above 127, a system message that has no place in a file — skips that
-    one event; damage after which the next event cannot be found (data where a status byte
-    belongs, an undefined status, a meta event longer than the track, a delta time longer
-    than a whole piece may last) ends the track there, keeping what came before. All are noted
-    in ``problems``; ``tally`` counts the events decoded, those that were damaged (system
-    messages are whole events, misplaced but not damaged) and the longest delta time taken
-    for damage, in ticks (see :func:`_trust`).
-    """
-    max_delta = max_quarters * ticks_per_quarter
-    pos, tick, status, stop, count = 0, 0, 0, len(track), 0
-    bad_values = system = stopped = 0
-    try:
-        while pos < stop:
-            count += 1
-            if not count % _CLOCK_EVERY:  # events that are not notes count towards the time limit too
-                yield tick, _CLOCK, 0, 0, 0
-            byte = track[pos]
-            pos += 1
-            if byte < 0x80:
-                tick += byte
-            else:
-                delta, size = byte & 0x7F, 1
-                while byte & 0x80:
-                    byte = track[pos]
-                    pos += 1
-                    delta = (delta << 7) | (byte & 0x7F)
-                    size += 1
-                if size > 8:  # the standard allows 4; longer ones are read (as mido and music21 do) up to 8
-                    problems.append(f"{label}: a delta time longer than 8 bytes")
-                    stopped = 1
-                    break
-                if delta > max_delta:  # one wait longer than a whole piece may last: garbage, not music
-                    problems.append(
-                        f"{label}: a delta time of {delta / ticks_per_quarter:,.0f} quarter lengths, longer than "
-                        f"a whole piece may last (max_quarters={max_quarters:,.0f}); the track is read up to it"
-                    )
-                    tally[2] = max(tally[2], delta)
-                    stopped = 1
-                    break
-                tick += delta
-            byte = track[pos]
-            if byte & 0x80:
-                pos += 1
-                if byte < 0xF0:
-                    status = byte  # channel messages set running status; meta and sysex do not
-            elif status:
-                byte = status
-            else:
-                problems.append(f"{label}: a data byte where a status byte belongs")
-                stopped = 1
-                break
-            kind = byte & 0xF0
-            if kind == 0x90 or kind == 0x80:
-                pitch, velocity = track[pos], track[pos + 1]
-                pos += 2
-                if pitch > 127 or velocity > 127:
-                    bad_values += 1
-                elif kind == 0x90 and velocity:
-                    yield tick, _ON, byte & 0x0F, pitch, velocity
-                else:
-                    yield tick, _OFF, byte & 0x0F, pitch, 0
-            elif kind == 0xC0:
-                program = track[pos]
-                pos += 1
-                if program > 127:
-                    bad_values += 1
-                else:
-                    yield tick, _PROGRAM, byte & 0x0F, program, 0
-            elif kind == 0xB0 or kind == 0xE0 or kind == 0xA0:
-                pos += 2
-            elif kind == 0xD0:
-                pos += 1
-            elif byte == 0xFF or byte == 0xF0 or byte == 0xF7:
-                if byte == 0xFF:
-                    meta = track[pos]
-                    pos += 1
-                length, size = 0, 0
-                while True:
-                    part = track[pos]
-                    pos += 1
-                    length = (length << 7) | (part & 0x7F)
-                    size += 1
-                    if not part & 0x80 or size > 8:
-                        break
-                if size > 8:
-                    problems.append(f"{label}: an event length longer than 8 bytes")
-                    stopped = 1
-                    break
-                if byte == 0xFF:
-                    if meta == 0x2F:  # End of Track
-                        ended.append(True)
-                        break
-                    if meta == 0x03:
-                        yield tick, _NAME, 0, track[pos : pos + length], 0
-                pos += length
-                if pos > stop:
-                    problems.append(f"{label}: cut off inside a meta or sysex event")
-                    stopped = 1
-                    break
-            elif byte in _SYSTEM_DATA_BYTES:  # a message for a live MIDI cable, not for a file
-                pos += _SYSTEM_DATA_BYTES[byte]
-                system += 1
-            else:
-                problems.append(f"{label}: an undefined status byte 0x{byte:02X}")
-                stopped = 1
-                break
-    except IndexError:
-        problems.append(f"{label}: cut off inside an event")
-    finally:  # also when the collector stops reading (a limit): the tally is then complete so far
-        tally[0] += count
-        tally[1] += bad_values + stopped
-    if bad_values:
-        problems.append(f"{label}: {bad_values} event(s) with a data byte above 127 skipped")
-    if system:
-        problems.append(f"{label}: {system} system message(s) skipped")
-    yield tick, -1, 0, 0, 0  # the track's last tick, for notes never released
-
-
-#: Data bytes after each system common and real-time status (0xF4 and 0xF5 are undefined).
-_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xF9: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFD: 0, 0xFE: 0}
+    if reason == track_decoder.STOP_LONG_DELTA_BYTES:
+        return f"{label}: a delta time longer than 8 bytes"
+    if reason == track_decoder.STOP_DELTA_TOO_LONG:
+        return (
+            f"{label}: a delta time of {value / ticks_per_quarter:,.0f} quarter lengths, longer than "
+            f"a whole piece may last (max_quarters={max_quarters:,.0f}); the track is read up to it"
+        )
+    if reason == track_decoder.STOP_NO_STATUS:
+        return f"{label}: a data byte where a status byte belongs"
+    if reason == track_decoder.STOP_LONG_LENGTH_BYTES:
+        return f"{label}: an event length longer than 8 bytes"
+    if reason == track_decoder.STOP_CUT_IN_META:
+        return f"{label}: cut off inside a meta or sysex event"
+    if reason == track_decoder.STOP_UNDEFINED_STATUS:
+        return f"{label}: an undefined status byte 0x{value:02X}"
+    return f"{label}: cut off inside an event"
 
 
 def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
-    """The built-in reader: bytes → notes, lenient about damage, bounded by ``limits``."""
+    """The reader: bytes → notes, lenient about damage, bounded by ``limits``.
+
+    A well-formed file (every chunk where its length says, no junk, no more tracks than the
+    header announces) is decoded in one call of the compiled loop; if that call meets any
+    trouble, or the file is not well-formed, the file is read again track by track, with every
+    rule about damage (:func:`_read_tracks`).
+    """
+    from helpers import track_decoder as td
+
     start, warnings = _locate_header(data)
     if len(data) < start + 14:
         raise MidiLoadError("corrupt", "the MIDI header is cut off")
@@ -553,15 +350,78 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
         raise MidiLoadError("corrupt", f"the MIDI header is {header_length} bytes long, not 6")
     midi_format = int.from_bytes(data[start + 8 : start + 10], "big")
     declared_tracks = int.from_bytes(data[start + 10 : start + 12], "big")
-    collector = _Collector(limits, _ticks_per_quarter(int.from_bytes(data[start + 12 : start + 14], "big")), deadline)
+    tpq = _ticks_per_quarter(int.from_bytes(data[start + 12 : start + 14], "big"))
     if midi_format > 2:
         warnings.append(f"unknown MIDI format {midi_format}, read as format 1")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    body = start + 8 + header_length
+    spans = _well_formed_tracks(data, body, declared_tracks)
+    if spans:
+        starts, stops = np.array(spans, dtype=np.int64).T
+        ticks = limits.max_quarters * tpq
+        notes, part_track, part_program, counts = td.decode_tracks(
+            buf, starts, stops, 0, 0, 0, midi_format == 2, ticks, ticks, limits.max_notes, td.SYSTEM_DATA_BYTES
+        )
+        if len(counts) == len(spans) and not counts[-1, [td.BAD_VALUES, td.SYSTEM, td.STOP, td.ERROR]].any():
+            if declared_tracks != len(spans):
+                warnings.append(f"the header announces {declared_tracks} tracks, the file holds {len(spans)}")
+            names = _TrackNames(data, counts)
+            extract = _extract(notes, part_track, part_program, tpq, names, counts[:, td.DRUM_HITS].sum(), warnings)
+            if deadline is not None and time.perf_counter() > deadline:
+                raise MidiLoadError("too slow", f"over the limit of {limits.timeout:g} s per file")
+            return extract
+    return _read_tracks(data, buf, body, midi_format, declared_tracks, tpq, limits, deadline, warnings)
+
+
+def _well_formed_tracks(data: bytes, pos: int, declared_tracks: int) -> list[tuple[int, int]] | None:
+    """The (start, stop) of every track chunk from ``pos`` on, or None when anything is out of
+    place (junk, a wrong chunk length, more tracks than announced): then the careful path reads it."""
+    spans = []
+    size = len(data)
+    while pos + 8 <= size:
+        chunk, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+        end = pos + 8 + length
+        if chunk != b"MTrk":
+            if chunk.isalpha() and end <= size:  # another kind of chunk: skipped, as the standard says
+                pos = end
+                continue
+            return None if data.find(b"MTrk", pos + 1) >= 0 else spans  # junk before a track; padding after the last
+        if end > size or not (data[end - 3 : end] == b"\xff\x2f\x00" or data[end : end + 4] == b"MTrk"):
+            return None
+        if len(spans) >= declared_tracks:
+            return None
+        spans.append((pos + 8, end))
+        pos = end
+    return spans
+
+
+class _TrackNames:
+    """Track names read only when a part needs one (most parts are named by their program)."""
+
+    def __init__(self, data: bytes, counts: np.ndarray):
+        from helpers import track_decoder as td
+
+        self.data, self.where = data, counts[:, [td.NAME_START, td.NAME_STOP]].tolist()
+
+    def __getitem__(self, track: int) -> str:
+        start, stop = self.where[track]
+        return self.data[start:stop].decode("latin-1").strip() if start >= 0 else ""
+
+
+def _read_tracks(
+    data: bytes, buf: np.ndarray, pos: int, midi_format: int, declared_tracks: int, tpq: float, limits: Limits,
+    deadline: float | None, warnings: list[str],
+) -> Extract:
+    """The careful path of :func:`_read_fast`: track by track, with every rule about damage."""
+    from helpers import track_decoder as td
+
     problems: list[str] = []
     tally = [0, 0, 0]  # events decoded, events damaged, the longest delta time taken for damage (ticks)
-    tpq, copies_possible = collector.ticks_per_quarter, midi_format != 2
+    copies_possible = midi_format != 2
     spans: list[tuple[int, int]] = []  # (body, stop) of every track read, to find copies
-    pos = start + 8 + header_length
-    tracks, shift = 0, 0
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # each track's notes, their parts' tracks and programs
+    names: list[str] = []
+    drum_hits = tracks = shift = note_ons = 0
     while pos + 8 <= len(data):
         chunk, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
         body, end = pos + 8, pos + 8 + length
@@ -569,19 +429,19 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
             if chunk.isalpha() and end <= len(data):  # another kind of chunk: skipped, as the standard says
                 pos = end
                 continue
-            found = data.find(b"MTrk", pos + 1)
-            if found < 0:
+            found_at = data.find(b"MTrk", pos + 1)
+            if found_at < 0:
                 break  # padding or junk after the last track: no music in it
-            problems.append(f"{found - pos} bytes of junk before track {tracks + 1}")
-            pos = found
+            problems.append(f"{found_at - pos} bytes of junk before track {tracks + 1}")
+            pos = found_at
             continue
         label = f"track {tracks + 1}"
         length_right = end <= len(data) and (data[end - 3 : end] == b"\xff\x2f\x00" or data[end : end + 4] == b"MTrk")
         if length_right:
             stop = end  # End of Track, or the next track, is where the chunk length says
         else:
-            found = data.find(b"MTrk", body)
-            stop = found if found >= 0 else len(data)
+            found_at = data.find(b"MTrk", body)
+            stop = found_at if found_at >= 0 else len(data)
         if copies_possible and (problems or tracks >= declared_tracks):  # recovering: is it a copy?
             original = _copy_of(data, spans, body, stop)
             if original is not None:
@@ -592,32 +452,54 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
                 pos = stop
                 continue
         spans.append((body, stop))
-        ended: list[bool] = []
         known = len(problems)
-        events = _fast_events(data[body:stop], problems, label, ended, tally, tpq, limits.max_quarters)
-        try:
-            last = collector.add_track(events, tracks, shift)
-        except MidiLoadError as skip:
-            events.close()  # completes the tally
-            if skip.reason == "too long" and (problems or tally[1]):  # garbage read as a late note
+        ticks = limits.max_quarters * tpq
+        notes, part_track, part_program, (counts,) = td.decode_tracks(
+            buf, np.array([body]), np.array([stop]), tracks, shift, note_ons, False, ticks, ticks - shift, limits.max_notes,
+            td.SYSTEM_DATA_BYTES,
+        )
+        note_ons, stop_reason, stop_value, error = (int(counts[k]) for k in (td.NOTE_ONS, td.STOP, td.STOP_VALUE, td.ERROR))
+        tally[0] += counts[td.EVENTS]
+        tally[1] += counts[td.BAD_VALUES] + (stop_reason not in (td.STOP_NONE, td.STOP_CUT_IN_EVENT))
+        if stop_reason == td.STOP_DELTA_TOO_LONG:
+            tally[2] = max(tally[2], stop_value)
+        if stop_reason != td.STOP_NONE:
+            problems.append(_stop_problem(stop_reason, stop_value, label, tpq, limits.max_quarters))
+        if error == td.ERROR_TOO_MANY_NOTES:
+            raise MidiLoadError("too many notes", f"over the limit of {limits.max_notes:,} note-ons")
+        if error in (td.ERROR_NONE, td.ERROR_TOO_LONG_AT_END):  # the track was read to its end
+            if counts[td.BAD_VALUES]:
+                problems.append(f"{label}: {counts[td.BAD_VALUES]} event(s) with a data byte above 127 skipped")
+            if counts[td.SYSTEM]:
+                problems.append(f"{label}: {counts[td.SYSTEM]} system message(s) skipped")
+        if error in (td.ERROR_TOO_LONG, td.ERROR_TOO_LONG_AT_END):
+            late = f"a note at {(counts[td.ERROR_TICK] + shift) / tpq:,.0f} quarter lengths"
+            if problems or tally[1]:  # garbage read as a late note
                 first = problems[0] if problems else f"{label}: a data byte above 127"
                 raise MidiLoadError(  # decided by max_quarters: not cached
-                    "corrupt", f"too damaged to trust: {skip.detail.split(', over')[0]} after damage ({first})",
-                    cacheable=False,
-                ) from None
-            raise
+                    "corrupt", f"too damaged to trust: {late} after damage ({first})", cacheable=False
+                )
+            raise MidiLoadError("too long", f"{late}, over the limit of {limits.max_quarters:,.0f}")
+        drum_hits += counts[td.DRUM_HITS]
+        notes[:, td.PART] += sum(len(earlier) for _, earlier, _ in found)  # parts numbered across the file
+        found.append((notes, part_track, part_program))
+        names.append(_TrackNames(data, counts[None])[0])
         if not length_right and len(problems) == known:  # the track read cleanly, its length was wrong
-            problems.append(f"{label}: cut off" if end > len(data) and not ended else f"{label}: wrong chunk length")
+            problems.append(f"{label}: cut off" if end > len(data) and not counts[td.ENDED] else f"{label}: wrong chunk length")
         if midi_format == 2:
-            shift += last
+            shift += int(counts[td.LAST_TICK])
         tracks += 1
         pos = stop
-        collector.check_clock()
+        if deadline is not None and time.perf_counter() > deadline:
+            raise MidiLoadError("too slow", f"over the limit of {limits.timeout:g} s per file")
     if tracks == 0:
         raise MidiLoadError("corrupt", "the file holds no track" + (f": {problems[0]}" if problems else ""))
     if declared_tracks != tracks and not problems:
         warnings.append(f"the header announces {declared_tracks} tracks, the file holds {tracks}")
-    extract = collector.finish(warnings + problems)
+    notes, part_track, part_program = (np.concatenate(c) for c in zip(*found)) if found else (np.zeros((0, 5), np.int64),) + (
+        np.zeros(0, np.int64),
+    ) * 2
+    extract = _extract(notes, part_track, part_program, tpq, names, drum_hits, warnings + problems)
     if not len(extract) and problems:
         if tally[1] == 1 and tally[2]:  # a jump and nothing before it: a piece longer than the limit
             raise MidiLoadError(
@@ -681,7 +563,7 @@ def file_bytes(path: Path | str, limits: Limits) -> bytes:
         MidiLoadError: ``unreadable`` (missing, a link to nowhere, a folder or FIFO, no
             permission) or ``too large`` (decided from its size, before reading).
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -689,7 +571,10 @@ def file_bytes(path: Path | str, limits: Limits) -> bytes:
         if info.st_size > limits.max_file_bytes:
             raise MidiLoadError("too large", f"{info.st_size:,} bytes, over the limit of {limits.max_file_bytes:,}", path)
         with open(path, "rb") as handle:
-            return handle.read(limits.max_file_bytes + 1)  # a file that grew meanwhile is still bounded
+            data = handle.read(info.st_size + 1)  # sized to the file: asking for 8 MiB would allocate them
+            if len(data) > info.st_size:  # the file grew meanwhile: read on, still bounded
+                data += handle.read(limits.max_file_bytes + 1 - len(data))
+            return data
     except OSError as error:
         if error.errno == errno.ELOOP:
             detail = "a link loop (links that lead back to each other, never to a file)"
@@ -708,9 +593,12 @@ def bytes_to_extract(data: bytes, limits: Limits) -> Extract:
             (``corrupt``, "reader error ...") and for memory running out (``too large``): no
             other exception leaves this function.
     """
+    from helpers import track_decoder  # imports Numba: only when files are read
+
     try:
         if len(data) > limits.max_file_bytes:
             raise MidiLoadError("too large", f"{len(data):,} bytes, over the limit of {limits.max_file_bytes:,}")
+        track_decoder.warmed_up()  # compiled, or loaded from disk, before the clock starts
         deadline = time.perf_counter() + limits.timeout if limits.timeout else None
         extract = _read_fast(data, limits, deadline)
         if not len(extract):

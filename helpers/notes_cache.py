@@ -28,11 +28,17 @@ CACHED_SKIPS = ("corrupt", "no pitched notes")
 NOTES_DTYPE = np.dtype([("part", "<i2"), ("offset", "<f8"), ("duration", "<f8"), ("pitch", "<i2"), ("velocity", "<i2")])
 
 
-def entry_path(data: bytes, cache_dir: Path) -> Path:
-    """Where the entry for a file with these bytes lives (its name is the content's hash)."""
+def content_key(data: bytes) -> str:
+    """A file's content in 64 hexadecimal digits (SHA-256, with the extractor's version): files
+    with equal keys have the same bytes."""
     digest = hashlib.sha256(f"extractor={EXTRACTOR_VERSION};".encode())
     digest.update(data)
-    return cache_dir / f"{digest.hexdigest()}{SUFFIX}"
+    return digest.hexdigest()
+
+
+def entry_path(data: bytes | str, cache_dir: Path) -> Path:
+    """Where the entry for a file with these bytes (or this :func:`content_key`) lives."""
+    return cache_dir / f"{data if isinstance(data, str) else content_key(data)}{SUFFIX}"
 
 
 def read_entry(file: Path, limits: Limits) -> Extract | None:
