@@ -6,7 +6,7 @@
 A synthetic folder of ``--store-files`` MIDI files is made in a temporary folder from the
 shipped pieces: copies transposed by -3..+3 semitones with their tempo scaled by a different
 factor each, so that no two files have the same bytes (the loader skips duplicates) and each
-is read cold. Then, each in a fresh Python process of its own with a cache of its own:
+is read. Then, each in a fresh Python process of its own:
 
 ``store``
     :func:`helpers.pipeline.prepare_store` (a chunk of files at a time into a token store on
@@ -97,7 +97,7 @@ def measure_side(side: str, folder: Path, work: Path) -> dict:
     """Prepare and train one epoch on one side, in this process; what was measured."""
     from helpers import config, models, pipeline  # noqa: F401 - TensorFlow and the helpers in the baseline
 
-    config.CACHE_DIR, config.RUNS_DIR = work / "cache", work / "runs"
+    config.RUNS_DIR = work / "runs"
     baseline = _status_kib("VmRSS")
     start = time.perf_counter()
     if side == "store":
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.store", description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", choices=["store", "memory"], help="measure one side in this process (used by the stage)")
     parser.add_argument("--data", type=Path, required=True, help="the MIDI folder")
-    parser.add_argument("--work", type=Path, help="a folder for this side's cache, store and run")
+    parser.add_argument("--work", type=Path, help="a folder for this side's store and run")
     args = parser.parse_args(argv)
     print(json.dumps(measure_side(args.side, args.data, args.work)))
     return 0

@@ -214,8 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     prepare = commands.add_parser(
         "prepare",
-        help="read and cache a MIDI folder, print the load report",
-        description="Read every MIDI file of a folder (cached), print the load report and the vocabulary size.",
+        help="read a MIDI folder, print the load report",
+        description="Read every MIDI file of a folder, print the load report and the vocabulary size.",
     )
     _add_data_options(prepare)
     _add_load_options(prepare)

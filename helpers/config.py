@@ -38,8 +38,6 @@ def outputs_dir() -> Path:
 
 #: Everything the project writes goes below this folder (see :data:`OUTPUTS_VARIABLE`).
 OUTPUTS_DIR = outputs_dir()
-#: Notes extracted from MIDI files: ``notes/<sha256 of content and reader>.bin``, a JSON line and arrays.
-CACHE_DIR = OUTPUTS_DIR / "cache"
 #: One sub-folder per training run.
 RUNS_DIR = OUTPUTS_DIR / "runs"
 #: Generated pieces.

@@ -28,14 +28,13 @@ class LoadReport:
     ``used`` holds one dict per file used (``piece``, ``notes``, ``drum_hits``, and ``warning``
     when the file was damaged and what could be read was kept); ``skipped`` one dict per file
     left out (``piece``, ``reason``: a label such as ``"corrupt"`` with details in brackets,
-    and the bare ``label``). ``from_cache`` counts the files whose notes came from the cache.
+    and the bare ``label``).
     ``passed_over`` names what the folder search passed over on purpose (``piece``, ``reason``:
     hidden files and folders, links back to a folder already searched); these are no candidates.
     """
 
     used: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
-    from_cache: int = 0
     passed_over: list[dict] = field(default_factory=list)
 
     def add(self, piece: str, found: Extract | MidiLoadError) -> None:

@@ -7,13 +7,14 @@ whole files — and drum hits are counted, not kept.
 
 The steps have a module each: :mod:`helpers.midi_files` finds the files, :mod:`helpers.midi_reader`
 turns one file's bytes into notes (what a note is, the per-file limits, why a file is skipped),
-:mod:`helpers.notes_cache` keeps what was read, :mod:`helpers.reader_pool` reads many files in
-worker processes, :mod:`helpers.load_report` says what was used and what was skipped. Each file
-is read from disk once.
+:mod:`helpers.reader_pool` reads files in worker processes when asked, :mod:`helpers.load_report`
+says what was used and what was skipped. Each file is read from disk once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import random
 from collections.abc import Iterable
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from helpers import config, midi_reader, notes_cache, reader_pool
+from helpers import config, midi_reader, reader_pool
 from helpers.constants import NOTE_COLUMNS, tidy_notes
 from helpers.load_report import LoadReport, NoUsableMidiError
 from helpers.midi_files import display_name, search_folder
@@ -47,7 +48,7 @@ def midi_to_notes(
         path: the MIDI file.
         piece: the name written in the ``piece`` column (default: the file name).
         limits: the per-file limits (default :class:`helpers.midi_reader.Limits`\ ``()``; here
-            the timeout stops the reader between events, in this process).
+            the timeout stops the reader between tracks, in this process).
 
     Returns:
         ``(notes, info)`` where ``info`` has ``instruments`` (names per part) and ``drum_hits``.
@@ -69,8 +70,6 @@ def midi_to_notes(
 def load_midi_files(
     paths: Iterable[Path | str],
     root: Path | str | None = None,
-    cache: bool = True,
-    cache_dir: Path | None = None,
     *,
     limits: Limits | None = None,
     workers: int | None = None,
@@ -91,19 +90,17 @@ def load_midi_files(
     Args:
         paths: the files.
         root: piece names are written relative to this folder (default: file names).
-        cache: reuse notes extracted earlier from a file with the same content (and write them
-            for next time); ``False`` reads every file afresh and writes nothing.
-        cache_dir: where the cache lives (default ``outputs/cache/notes``).
         limits: the per-file limits (default :class:`helpers.midi_reader.Limits`\ ``()``): a file larger than
             ``max_file_bytes`` ("too large", decided before reading), with more note-ons than
             ``max_notes`` ("too many notes"), a note ending later than ``max_quarters`` ("too
             long"), or taking longer than ``timeout`` seconds ("too slow") is skipped. In
             worker processes a file over time is stopped by ending its process; read here, the
-            reader stops itself between events.
-        workers: processes reading files side by side. ``1`` reads here, one file after the
-            other; ``None`` (default) starts up to :data:`helpers.reader_pool.MAX_WORKERS` (one
-            per CPU core) once :data:`helpers.reader_pool.PARALLEL_MIN_FILES` files are not in
-            the cache, else reads here.
+            reader stops itself between tracks.
+        workers: processes reading files side by side (:mod:`helpers.reader_pool`), each
+            file stopped from outside at the time limit and a crashed reader reported. ``None``
+            or ``1`` (default) reads here, one file after the other: faster with the compiled
+            reader, which costs less per file than handing the file to a worker process
+            (measured by ``python -m benchmarks --stages reading``).
         progress: show a progress bar; ``None`` (default) shows one only on a terminal, never
             in notebooks or tests.
         skip_duplicates: a file with the same bytes as one listed before it is skipped
@@ -115,12 +112,10 @@ def load_midi_files(
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     limits = limits or Limits()
-    cache_dir = Path(cache_dir or config.CACHE_DIR / "notes")
     paths = [p if isinstance(p, Path) else Path(p) for p in paths]
     pieces = [display_name(name) for name in _relative_names(paths, root)]
     results: list[Extract | MidiLoadError | None] = [None] * len(paths)
-    entries: list[Path | None] = [None] * len(paths)
-    first_of: dict[str, int] = {}  # content key → the first file with that content
+    first_of: dict[bytes, int] = {}  # content's SHA-256 → the first file with that content
     report = LoadReport()
 
     from tqdm import tqdm
@@ -129,47 +124,28 @@ def load_midi_files(
 
     def done(index: int, found: Extract | MidiLoadError) -> None:
         results[index] = found
-        if cache and entries[index] is not None and notes_cache.should_write(found):
-            notes_cache.write_entry(entries[index], found)
         bar.update()
 
-    if workers is None:  # in parallel once enough files are not in the cache
-        parallel_from, workers = reader_pool.PARALLEL_MIN_FILES, min(reader_pool.cpu_count(), reader_pool.MAX_WORKERS)
-    else:
-        parallel_from = 1 if workers > 1 else None
-    waiting: list[tuple[int, bytes]] = []  # files to read, until there are enough for the workers
+    pool = reader_pool.ReaderPool(workers, limits, done) if workers and workers > 1 else None
     # the pool starts its processes on the first file given; leaving it (Ctrl-C included) ends them
-    with bar, reader_pool.ReaderPool(workers, limits, done) as pool:
+    with bar, pool or contextlib.nullcontext():
         for i, path in enumerate(paths):
             try:
                 data = midi_reader.file_bytes(path, limits)
-                key = notes_cache.content_key(data) if cache or skip_duplicates else ""
-                entries[i] = notes_cache.entry_path(key, cache_dir) if cache else None
                 if skip_duplicates:
+                    key = hashlib.sha256(data).digest()
                     if key in first_of:
                         raise MidiLoadError("duplicate", f"same content as {pieces[first_of[key]]}")
                     first_of[key] = i
-                found = notes_cache.read_entry(entries[i], limits) if cache else None
-                if found is not None:
-                    report.from_cache += 1
             except MidiLoadError as error:
-                found = error
-                if entries[i] is not None and error.reason != "duplicate":
-                    report.from_cache += 1  # a cached skip, or cached notes over this load's limits
-                entries[i] = None
-            if found is not None:
-                results[i] = found
-                bar.update()
-            elif parallel_from is None:
+                done(i, error)
+                continue
+            if pool is not None and not pool.submit_all([(i, data)]):
+                pass  # handed to a worker; ``done`` is called when it is read
+            else:  # read here (also when no worker process could be started)
                 done(i, _read_here(data, limits))
-            else:
-                waiting.append((i, data))
-                if len(waiting) >= parallel_from:
-                    waiting = pool.submit_all(waiting)  # all given, or none: no process could be started
-                    parallel_from = None if waiting else 1
-        pool.finish()
-        for index, data in waiting:  # too few for the workers, or no process could be started
-            done(index, _read_here(data, limits))
+        if pool is not None:
+            pool.finish()
 
     kept = []
     for piece, found in zip(pieces, results):
@@ -237,8 +213,8 @@ def load_midi_folder(
         limit: take only this many files — a reproducible random sample when ``seed`` is
             given (the chapter picks 5 at random), else the first ones in name order.
         seed: seed of that sample.
-        **kwargs: passed to :func:`load_midi_files` (``cache``, ``cache_dir``, ``limits``,
-            ``workers``, ``progress``, ``skip_duplicates``).
+        **kwargs: passed to :func:`load_midi_files` (``limits``, ``workers``, ``progress``,
+            ``skip_duplicates``).
 
     Raises:
         FileNotFoundError: the folder does not exist.

@@ -17,18 +17,21 @@ else the track's name. Times come from the file's ticks, nothing quantized: tick
 ticks-per-quarter (files timed in SMPTE frames are read as 120 quarter notes a minute). In a
 format-2 file the tracks are independent sequences and are placed one after the other.
 
-**The reader** decodes the bytes itself, five to ten times faster than music21's
-``music21.midi``, and is lenient where music21 gives up: format-2 files, SMPTE timing, wrong
-chunk lengths, files cut short, junk before the header or between tracks. The tests read every
-file also with music21's ``music21.midi`` through the same pairing code (``tests/midi_oracle.py``)
-and check that the tables are identical on every well-formed file (the shipped data and the
-edge cases of ``tests/test_midi_reader.py``); damaged files each mends its own way, and those
-tests say how. The benchmark compares symusic's C++ parser (``python -m benchmarks --stages
-extraction``): faster still, but it drops notes never released and zero-length notes written
-note-off first (98 of the 30,942 notes of ``data/midi``).
+**The reader** decodes the bytes itself and is lenient where music21 gives up: format-2 files,
+SMPTE timing, wrong chunk lengths, files cut short, junk before the header or between tracks.
+This module finds the header and the track chunks; the events of the tracks are decoded and
+paired in one pass by :func:`helpers.track_decoder.decode_tracks`, compiled by Numba — one call
+for a well-formed file, track by track (:func:`_read_tracks`) when the chunks are out of place
+or the call met damage. ``python -m benchmarks --stages reading`` sets it beside symusic's C++
+parser (about as fast; symusic drops notes never released and zero-length notes written
+note-off first, 98 of the 30,942 notes of ``data/midi``), pretty_midi, miditoolkit and mido
+(hundreds of times slower). The tests read every file also with music21's ``music21.midi``,
+paired by plain-Python code of their own (``tests/midi_oracle.py``), and check that the tables
+are identical on every well-formed file (the shipped data and the edge cases of
+``tests/test_midi_reader.py``); damaged files each mends its own way, and those tests say how.
 
 **Damage.** The reader keeps what a damaged file holds up to the damage (see
-:func:`_fast_events`), with three rules of its own, each checked by a case of
+:func:`helpers.track_decoder.decode_tracks`), with three rules of its own, each checked by a case of
 ``tests/test_midi_reader.py``: a delta time longer than a whole piece may last
 (``max_quarters``) is garbage, and ends its track there; after damage (or past the tracks the
 header announces), a track that repeats an earlier one byte for byte (whole or cut short) is a
@@ -38,7 +41,8 @@ of its events are undecodable or its damage left notes or silences of absurd len
 
 **Limits and skips.** A file is skipped, with its reason, when it is larger than
 ``max_file_bytes``, holds more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or
-takes longer than ``timeout`` seconds to read (:class:`Limits`). A skip has one form from the
+takes longer than ``timeout`` seconds to read (:class:`Limits`; read in this process, the
+reader looks at its clock after each track, which the compiled loop reads in milliseconds). A skip has one form from the
 reader to the report: :class:`MidiLoadError`, whose ``reason`` is one of the labels of
 :data:`NEXT_STEPS`.
 """
@@ -55,8 +59,6 @@ import numpy as np
 
 from helpers.errors import MusicGenError
 
-#: Bumped whenever extraction changes, so that old cache entries are not reused.
-EXTRACTOR_VERSION = 5
 #: Largest file read, in bytes (8 MiB). Inclusive. Bounds the memory one file can take.
 MAX_FILE_BYTES = 8 * 1024 * 1024
 #: Most note-on events (pitched notes and drum hits together) read from one file. Inclusive.
@@ -130,7 +132,7 @@ class MidiLoadError(MidiError):
     """One file is not used: the one form of a skip, from the reader to the load report.
 
     Raised by the reader (which sees bytes only: ``path`` is filled in by whoever knows the
-    file), carried back from worker processes, kept in the cache, and turned into a row of
+    file), carried back from worker processes, and turned into a row of
     :class:`helpers.load_report.LoadReport` by ``LoadReport.add``.
 
     Attributes:
@@ -139,12 +141,11 @@ class MidiLoadError(MidiError):
             ``"too slow"``, ``"reader crashed"`` or ``"duplicate"``.
         detail: what exactly was found, in words ("" when the label says it all).
         path: the file, or None where it is not known.
-        cacheable: False when the skip was decided by this load's limits, not by the file alone.
     """
 
-    def __init__(self, reason: str, detail: str = "", path: Path | str | None = None, *, cacheable: bool = True):
+    def __init__(self, reason: str, detail: str = "", path: Path | str | None = None):
         super().__init__(reason, detail)
-        self.reason, self.detail, self.cacheable = reason, detail, cacheable
+        self.reason, self.detail = reason, detail
         self.path = None if path is None else Path(path)
 
     def __str__(self) -> str:
@@ -155,12 +156,12 @@ class MidiLoadError(MidiError):
             message += f"; {NEXT_STEPS[self.reason]}"
         return message
 
-    def __reduce__(self):  # sent back from worker processes whole, path and cacheable included
-        return (_rebuild_error, (self.reason, self.detail, self.path, self.cacheable))
+    def __reduce__(self):  # sent back from worker processes whole, path included
+        return (_rebuild_error, (self.reason, self.detail, self.path))
 
 
-def _rebuild_error(reason: str, detail: str, path: Path | None, cacheable: bool) -> MidiLoadError:
-    return MidiLoadError(reason, detail, path, cacheable=cacheable)
+def _rebuild_error(reason: str, detail: str, path: Path | None) -> MidiLoadError:
+    return MidiLoadError(reason, detail, path)
 
 
 # ----------------------------------------------------------------------------- events → notes
@@ -208,9 +209,6 @@ class Extract:
     instruments: list[str]
     drum_hits: int
     warnings: list[str] = field(default_factory=list)
-    #: False when what was read depends on this load's limits, not on the file alone (a delta
-    #: time longer than ``max_quarters`` ended a track): never cached.
-    cacheable: bool = True
 
     def __len__(self) -> int:
         return len(self.pitch)
@@ -476,9 +474,7 @@ def _read_tracks(
             late = f"a note at {(counts[td.ERROR_TICK] + shift) / tpq:,.0f} quarter lengths"
             if problems or tally[1]:  # garbage read as a late note
                 first = problems[0] if problems else f"{label}: a data byte above 127"
-                raise MidiLoadError(  # decided by max_quarters: not cached
-                    "corrupt", f"too damaged to trust: {late} after damage ({first})", cacheable=False
-                )
+                raise MidiLoadError("corrupt", f"too damaged to trust: {late} after damage ({first})")
             raise MidiLoadError("too long", f"{late}, over the limit of {limits.max_quarters:,.0f}")
         drum_hits += counts[td.DRUM_HITS]
         notes[:, td.PART] += sum(len(earlier) for _, earlier, _ in found)  # parts numbered across the file
@@ -507,13 +503,8 @@ def _read_tracks(
                 f"a delta time of {tally[2] / tpq:,.0f} quarter lengths, over the limit of {limits.max_quarters:,.0f}",
             )
         raise MidiLoadError("corrupt", problems[0])
-    extract.cacheable = not tally[2]  # where a track was cut depends on max_quarters
     if problems:
-        try:
-            _trust(extract, tally, problems)
-        except MidiLoadError as skip:
-            skip.cacheable = extract.cacheable
-            raise
+        _trust(extract, tally, problems)
     return extract
 
 

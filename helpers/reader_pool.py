@@ -1,7 +1,10 @@
 """Read many MIDI files side by side in worker processes, each file bounded in time.
 
-Used by :func:`helpers.midi_io.load_midi_files` for large folders. A well-kept pool does the work:
-``pebble.ProcessPool``, which gives each file its own timeout and ends (and replaces) the worker
+Used by :func:`helpers.midi_io.load_midi_files` when asked for ``workers`` (not by default: the
+compiled reader reads a file of a few kilobytes in about a tenth of a millisecond, less than
+handing it to another process costs — ``python -m benchmarks --stages reading`` measures both).
+A worker process is what a file needs that must be stopped from outside, or that might crash
+its reader. A well-kept pool does the work: ``pebble.ProcessPool``, which gives each file its own timeout and ends (and replaces) the worker
 of a file over time, and reports a worker that died. What this module adds is what the
 loader needs of it:
 
@@ -21,7 +24,6 @@ unsafe; a script that loads a large folder there needs that guard (notebooks and
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -30,25 +32,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from helpers import midi_reader
 from helpers.midi_reader import Extract, Limits, MidiLoadError
 
-#: With ``workers=None``, files are read in worker processes only when at least this many
-#: files have to be read (starting the workers takes about a tenth of a second).
-PARALLEL_MIN_FILES = 500
-#: Most worker processes started by ``workers=None``.
-MAX_WORKERS = 8
 #: How worker processes start (see the module docstring).
 START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 #: Files handed to the pool ahead of the workers, per worker: bounds the bytes held in memory.
 QUEUED_PER_WORKER = 4
 
 Done = Callable[[int, "Extract | MidiLoadError"], None]
-
-
-def cpu_count() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _read(data: bytes, limits: Limits) -> Extract:
@@ -117,6 +106,6 @@ class ReaderPool:
         except MidiLoadError as error:
             return error
         except FutureTimeout:
-            return MidiLoadError("too slow", f"over the limit of {self.limits.timeout:g} s per file; stopped", cacheable=False)
+            return MidiLoadError("too slow", f"over the limit of {self.limits.timeout:g} s per file; stopped")
         except pebble.ProcessExpired as error:
-            return MidiLoadError("reader crashed", f"the reader process died (exit code {error.exitcode})", cacheable=False)
+            return MidiLoadError("reader crashed", f"the reader process died (exit code {error.exitcode})")

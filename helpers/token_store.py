@@ -30,12 +30,9 @@ chord encodings of :mod:`helpers.tokens` build their vocabulary from all the dat
 and flushed to disk, then its lines to ``index.jsonl``. Ctrl-C (or a crash) at any point
 loses at most the chunk being read: opening the store again cuts ``codes.bin`` back to the
 end of the last indexed piece, and a new :func:`folder_to_store` skips every file already in
-the index *by name*, without opening it. The files of the lost chunk are read again from the
-notes cache (:mod:`helpers.notes_cache`), which was written as they were read. Rebuilding
-the store from that cache instead would still open and hash every one of the files and
-tokenise every piece again (about 15 ms a piece, half an hour for 130,000), so the store
-resumes itself. Run again on a folder that has grown, it appends the new files; files
-removed from the folder stay in the store (make a new one to drop them).
+the index *by name*, without opening it, and reads the files of the lost chunk again. Run
+again on a folder that has grown, it appends the new files; files removed from the folder stay
+in the store (make a new one to drop them).
 
 Nothing here imports TensorFlow.
 """
@@ -230,8 +227,6 @@ def folder_to_store(
     chunk_files: int = CHUNK_FILES,
     progress: bool | None = None,
     workers: int | None = None,
-    cache: bool = True,
-    cache_dir: Path | None = None,
     **load_options,
 ) -> TokenStore:
     """Read a MIDI folder into a token store, a chunk of files at a time; resume or extend one.
@@ -250,7 +245,7 @@ def folder_to_store(
         normalise_keys: move each piece to C major / A minor (:func:`helpers.midilike.normalise_keys`).
         chunk_files: files read and committed together.
         progress: a progress bar of files (default: on a terminal only, never in tests).
-        workers, cache, cache_dir: as for :func:`helpers.midi_io.load_midi_files`.
+        workers: as for :func:`helpers.midi_io.load_midi_files`.
         **load_options: the per-file limits of :class:`helpers.midi_reader.Limits`.
 
     Raises:
@@ -295,7 +290,7 @@ def folder_to_store(
         for first in range(0, len(todo), chunk_files):
             chunk = todo[first: first + chunk_files]
             codes, lines = _chunk_to_codes(chunk, folder, seen, limits, vocab, normalise_keys,
-                                          dict(workers=workers, cache=cache, cache_dir=cache_dir), end)
+                                          dict(workers=workers), end)
             codes_file.write(codes.astype(CODE_DTYPE).tobytes())
             codes_file.flush()
             os.fsync(codes_file.fileno())

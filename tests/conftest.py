@@ -153,11 +153,10 @@ def tune_folder(tmp_path) -> Path:
 
 
 def redirect_outputs(monkeypatch: pytest.MonkeyPatch, outputs: Path) -> Path:
-    """Point config.CACHE_DIR, RUNS_DIR, GENERATED_DIR and FIGURES_DIR below ``outputs``."""
+    """Point config.OUTPUTS_DIR, RUNS_DIR, GENERATED_DIR and FIGURES_DIR below ``outputs``."""
     from helpers import config
 
     monkeypatch.setattr(config, "OUTPUTS_DIR", outputs)
-    monkeypatch.setattr(config, "CACHE_DIR", outputs / "cache")
     monkeypatch.setattr(config, "RUNS_DIR", outputs / "runs")
     monkeypatch.setattr(config, "GENERATED_DIR", outputs / "generated")
     monkeypatch.setattr(config, "FIGURES_DIR", outputs / "figures")

@@ -27,7 +27,7 @@ def test_synthetic_folder_holds_distinct_transposed_copies_at_other_tempi(tmp_pa
     folder = store.make_folder(sources, 30, tmp_path / "out")
     files = sorted(folder.rglob("*.mid"))
     assert len(files) == 30 and len({f.read_bytes() for f in files}) == 30  # no byte duplicates
-    notes, report = midi_io.load_midi_folder(folder, progress=False, cache=False)
+    notes, report = midi_io.load_midi_folder(folder, progress=False)
     assert len(report.used) == 30 and not report.skipped
     # copy k of a source: transposed by TRANSPOSITIONS[k % 7], drums untouched, a tempo of its own
     original = pitches(sources[0])

@@ -549,16 +549,15 @@ def test_prepare_does_not_import_tensorflow(tmp_path):
         "import sys\n"
         "from pathlib import Path\n"
         "from helpers import cli, config\n"
-        f"config.CACHE_DIR = Path({str(tmp_path / 'outputs' / 'cache')!r})\n"  # never the repository's outputs/
         f"status = cli.main(['prepare', '--data', {str(tmp_path / 'one')!r}])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
         "print('status', status, 'loaded', loaded)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(config.ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(config.ROOT), config.OUTPUTS_VARIABLE: str(tmp_path / "outputs")}
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "status 0 loaded []"
-    assert "Used 1 of 1 files" in result.stdout and (tmp_path / "outputs" / "cache").is_dir()
+    assert "Used 1 of 1 files" in result.stdout
 
 
 # ----------------------------------------------------------------------------- checked before any work

@@ -103,7 +103,7 @@ def test_every_output_folder_hangs_below_the_override(tmp_path):
     import sys
 
     code = ("from helpers import config; "
-            "print(config.OUTPUTS_DIR, config.RUNS_DIR, config.GENERATED_DIR, config.FIGURES_DIR, config.CACHE_DIR)")
+            "print(config.OUTPUTS_DIR, config.RUNS_DIR, config.GENERATED_DIR, config.FIGURES_DIR)")
     env = {**os.environ, config.OUTPUTS_VARIABLE: str(tmp_path)}
     printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     folders = [Path(p) for p in printed.split()]

@@ -22,8 +22,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
-from helpers import config  # the cache and runs below the test's own folder, not the repository's outputs/
-config.CACHE_DIR, config.RUNS_DIR = Path.cwd() / "cache", Path.cwd() / "runs"
+from helpers import config  # the runs below the test's own folder, not the repository's outputs/
+config.RUNS_DIR = Path.cwd() / "runs"
 """
 
 

@@ -68,7 +68,7 @@ def test_load_report_names_what_the_search_passed_over_on_purpose(tmp_path, midi
     (tmp_path / ".git" / "inside.mid").write_bytes(b"MThd")
     (tmp_path / "sub").mkdir()
     os.symlink(tmp_path, tmp_path / "sub" / "back")  # a link back to the folder searched
-    _, report = midi_io.load_midi_folder(tmp_path, cache=False)
+    _, report = midi_io.load_midi_folder(tmp_path)
     assert [e["piece"] for e in report.used] == ["real.mid"] and not report.skipped
     assert {e["piece"]: e["reason"] for e in report.passed_over} == {
         ".git/": "a hidden folder (its name starts with '.'), not searched",

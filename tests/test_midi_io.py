@@ -133,9 +133,9 @@ def test_load_midi_files_joins_pieces_and_counts_drums(midi_files):
 
 
 def test_progress_bar_only_when_asked_or_on_a_terminal(midi_files, capsys):
-    midi_io.load_midi_files([midi_files["scale"]], cache=False)
+    midi_io.load_midi_files([midi_files["scale"]])
     assert capsys.readouterr().err == ""  # tests, notebooks and pipes: no bar
-    midi_io.load_midi_files([midi_files["scale"]], cache=False, progress=True)
+    midi_io.load_midi_files([midi_files["scale"]], progress=True)
     assert "Reading MIDI" in capsys.readouterr().err
 
 
@@ -185,7 +185,7 @@ def test_shipped_dataset_smoke():
     """One smoke test on the shipped data: a few files load, with notes in the MIDI range."""
     from helpers import config
 
-    notes, report = midi_io.load_midi_folder(config.DATA_DIR, limit=2, cache=False)
+    notes, report = midi_io.load_midi_folder(config.DATA_DIR, limit=2)
     assert len(report.used) == 2 and not report.skipped
     assert notes["pitch"].between(0, 127).all() and (notes["duration"] >= 0).all()
 
@@ -197,11 +197,11 @@ def test_reading_and_tokenising_never_import_tensorflow(tmp_path):
     """The layer rule: notebooks 01-03 and the data tools start without TensorFlow, workers included."""
     code = (
         "import sys\n"
-        "from helpers import constants, load_report, midi_files, midi_io, midi_reader, notes_cache, reader_pool\n"
+        "from helpers import constants, load_report, midi_files, midi_io, midi_reader, reader_pool\n"
         "from helpers import midilike, tokens\n"
         "from helpers import config\n"
         "paths = midi_files.find_midi_files(config.DATA_DIR)[:4]\n"
-        "notes, report = midi_io.load_midi_files(paths, cache=False, workers=2)\n"
+        "notes, report = midi_io.load_midi_files(paths, workers=2)\n"
         "tokens.notes_to_tokens(notes); midilike.notes_to_tokens(notes)\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
         "assert len(report.used) == 4 and not loaded, loaded\n"

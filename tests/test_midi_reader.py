@@ -100,7 +100,7 @@ def test_a_link_loop_is_not_a_link_to_nowhere(tmp_path):
     os.symlink(tmp_path / "gone.mid", tmp_path / "dangling.mid")
     os.symlink(tmp_path / "self.mid", tmp_path / "self.mid")
     write_midi(tmp_path / "fine.mid", [Track(C_MAJOR_SCALE)])
-    _, report = midi_io.load_midi_folder(tmp_path, cache=False)
+    _, report = midi_io.load_midi_folder(tmp_path)
     loop = "unreadable (a link loop (links that lead back to each other, never to a file))"
     assert {e["piece"]: e["reason"] for e in report.skipped} == {
         "a.mid": loop, "b.mid": loop, "self.mid": loop, "dangling.mid": "unreadable (a link that points nowhere)",
@@ -480,9 +480,7 @@ def case_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def case_load(case_folder, tmp_path_factory):
     """All the cases loaded together, in this process: ``(notes, report)``."""
-    return midi_io.load_midi_files(
-        find_midi_files(case_folder), root=case_folder, cache_dir=tmp_path_factory.mktemp("cache")
-    )
+    return midi_io.load_midi_files(find_midi_files(case_folder), root=case_folder)
 
 
 def mido_count(path) -> int | None:
@@ -553,7 +551,7 @@ def test_music21_reader_agrees_wherever_it_reads_the_file(case_folder, name):
 
 def test_a_worker_pool_gives_the_same_load(case_folder, case_load, tmp_path):
     notes, report = midi_io.load_midi_files(
-        find_midi_files(case_folder), root=case_folder, workers=2, cache=False
+        find_midi_files(case_folder), root=case_folder, workers=2
     )
     pd.testing.assert_frame_equal(notes, case_load[0])
     assert report.used == case_load[1].used and report.skipped == case_load[1].skipped
@@ -629,26 +627,22 @@ def test_garbage_after_the_last_track_keeps_the_music_before_it(case_folder, tmp
     intact = tmp_path / "intact.mid"
     intact.write_bytes(midi_bytes(*TWO_TRACKS))
     assert got == notes_of(tmp_path, "intact.mid")[0]  # every note, with its own length
-    _, report = midi_io.load_midi_files([case_folder / "garbage_after_last_track.mid"], cache=False)
+    _, report = midi_io.load_midi_files([case_folder / "garbage_after_last_track.mid"])
     assert "damaged, kept what could be read: garbage_after_last_track.mid: track 2: a delta time" in str(report)
 
 
-def test_what_a_limit_decided_is_not_cached(case_folder, tmp_path):
-    """Where a garbage delta time cut a track depends on max_quarters: such a read is never cached."""
+def test_a_garbage_delta_time_ends_its_track_whatever_max_quarters(case_folder):
+    """Where a garbage delta time cut a track depends on max_quarters; the notes before it are kept."""
     path = case_folder / "garbage_after_last_track.mid"
     for max_quarters in (MAX_QUARTERS, 1e6, MAX_QUARTERS):
-        _, report = midi_io.load_midi_files([path], cache_dir=tmp_path, limits=Limits(max_quarters=max_quarters))
-        assert report.from_cache == 0
-    assert report.used[0]["notes"] == 12
-    _, report = midi_io.load_midi_files([case_folder / "one_note.mid"], cache_dir=tmp_path)
-    _, report = midi_io.load_midi_files([case_folder / "one_note.mid"], cache_dir=tmp_path)
-    assert report.from_cache == 1  # an ordinary file is
+        _, report = midi_io.load_midi_files([path], limits=Limits(max_quarters=max_quarters))
+        assert report.used[0]["notes"] == 12
 
 
 def test_copied_tracks_after_junk_are_dropped_and_said_so(case_folder):
     got, _ = notes_of(case_folder, "copied_tracks_after_junk.mid")
     assert sorted(p for _, _, p in got) == sorted(SCALE + BASS)  # once each, not twice
-    _, report = midi_io.load_midi_files([case_folder / "copied_tracks_after_junk.mid"], cache=False)
+    _, report = midi_io.load_midi_files([case_folder / "copied_tracks_after_junk.mid"])
     warning = report.used[0]["warning"]
     assert "track 3: a copy of track 1 (after damage), dropped" in warning
     assert "track 4: a copy of track 2 (after damage), dropped" in warning
@@ -671,7 +665,7 @@ def test_too_many_notes_stops_reading_at_the_limit(case_folder):
 def test_hundreds_of_thousands_of_notes_stop_at_the_default_limit(tmp_path):
     path = tmp_path / "black_midi.mid"
     path.write_bytes(many_notes(MAX_NOTES + 50_000))
-    _, report = midi_io.load_midi_files([path], cache=False)
+    _, report = midi_io.load_midi_files([path])
     assert report.skipped[0]["reason"] == f"too many notes (over the limit of {MAX_NOTES:,} note-ons)"
     notes, _ = midi_io.midi_to_notes(path, limits=Limits(max_notes=300_000, max_quarters=1e5))  # the user's limits
     assert len(notes) == MAX_NOTES + 50_000
@@ -686,9 +680,9 @@ def test_drum_hits_count_towards_the_note_limit(tmp_path):
 
 def test_too_large_is_decided_before_reading(case_folder):
     size = len(CASES["many_notes.mid"][0])
-    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], limits=Limits(max_file_bytes=size - 1), cache=False)
+    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], limits=Limits(max_file_bytes=size - 1))
     assert report.skipped[0]["label"] == "too large" and f"{size:,} bytes" in report.skipped[0]["reason"]
-    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], limits=Limits(max_file_bytes=size), cache=False)
+    _, report = midi_io.load_midi_files([case_folder / "many_notes.mid"], limits=Limits(max_file_bytes=size))
     assert report.used[0]["notes"] == 30_000
 
 
@@ -708,7 +702,7 @@ def controller_flood(events: int) -> bytes:
     return midi_bytes(track([(0, b"\xb0\x07\x64")] + [(0, b"\x07\x64")] * events + line([60])))
 
 
-def test_fast_reader_checks_its_clock_between_events_that_are_not_notes(tmp_path):
+def test_the_reader_checks_its_clock_after_a_track_of_events_that_are_not_notes(tmp_path):
     path = tmp_path / "flood.mid"
     path.write_bytes(controller_flood(20_000))
     assert len(midi_io.midi_to_notes(path)[0]) == 1
@@ -735,7 +729,7 @@ def test_a_stuck_file_is_stopped_in_its_worker_and_the_load_goes_on(tmp_path, mo
 
     monkeypatch.setattr(midi_reader, "bytes_to_extract", hangs_on_one_file)
     begun = time.monotonic()
-    notes, report = midi_io.load_midi_folder(tmp_path, limits=Limits(timeout=2.0), workers=2, cache=False)
+    notes, report = midi_io.load_midi_folder(tmp_path, limits=Limits(timeout=2.0), workers=2)
     assert time.monotonic() - begun < 60
     assert [e["piece"] for e in report.used] == ["tune_0.mid", "tune_1.mid", "tune_2.mid"]
     assert [(e["piece"], e["label"]) for e in report.skipped] == [("stuck.mid", "too slow")]
@@ -756,7 +750,7 @@ def test_folder_of_odd_entries_reports_each_on_purpose(tmp_path):
     os.mkfifo(tmp_path / "pipe.mid")  # reading it would wait forever
     (tmp_path / "copy.mid").write_bytes(good)  # same bytes as the first file
     (tmp_path / os.fsdecode(b"bad-\xff-name.mid")).write_bytes(good + b"\x00\x00")  # not UTF-8
-    notes, report = midi_io.load_midi_folder(tmp_path, cache=False)
+    notes, report = midi_io.load_midi_folder(tmp_path)
     used = sorted(e["piece"] for e in report.used)
     assert used == ["album.mid/inside.MIDI", "bad-\ufffd-name.mid", "copy.mid"]
     reasons = {e["piece"]: e["reason"] for e in report.skipped}
@@ -785,7 +779,7 @@ def test_unreadable_file_and_folder_are_reported(tmp_path):
     (tmp_path / "private").chmod(0)
     (tmp_path / "fine.mid").write_bytes(CASES["one_note.mid"][0] + b"\x00")
     try:
-        _, report = midi_io.load_midi_folder(tmp_path, cache=False)
+        _, report = midi_io.load_midi_folder(tmp_path)
     finally:
         (tmp_path / "private").chmod(0o755)
     reasons = {e["piece"]: e["reason"] for e in report.skipped}
@@ -804,7 +798,7 @@ def test_unreadable_file_is_reported_even_as_root(tmp_path, monkeypatch):
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", refusing_open)
-    _, report = midi_io.load_midi_files([path], cache=False)
+    _, report = midi_io.load_midi_files([path])
     expected = {"piece": "locked.mid", "reason": "unreadable (Permission denied)", "label": "unreadable"}
     assert report.skipped == [expected]
 
@@ -875,7 +869,7 @@ def test_shipped_data_symusic_loses_notes_that_the_files_hold(shipped):
     Where it disagrees with the fast reader, mido's count of the file's note-ons sides with the
     fast reader, so symusic is never the library's reader.
     """
-    from benchmarks.run import symusic_to_notes
+    from benchmarks.reading import symusic_to_notes
 
     paths, read = shipped
     disagree = 0

@@ -19,11 +19,9 @@ def runs_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("playground")
     for i in range(4):
         write_tune(root / "tunes" / f"tune_{i}.mid", seed=50 + i)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(config, "CACHE_DIR", root / "cache")
-        corpus = pipeline.prepare(root / "tunes", encoding="midilike")
-        pipeline.train_run(corpus, recipe="improved", seq_length=8, epochs=1, units=(8,), batch_size=8,
-                           run_dir=root / "runs" / "gru-improved-001")
+    corpus = pipeline.prepare(root / "tunes", encoding="midilike")
+    pipeline.train_run(corpus, recipe="improved", seq_length=8, epochs=1, units=(8,), batch_size=8,
+                       run_dir=root / "runs" / "gru-improved-001")
     (root / "runs" / "gru-improved-002").mkdir()  # started, never trained: not offered
     return root / "runs"
 

@@ -33,7 +33,7 @@ def test_a_reader_process_that_dies_gives_reader_crashed_and_the_load_goes_on(tm
         return real(data, limits)
 
     monkeypatch.setattr(midi_reader, "bytes_to_extract", dies_on_one_file)
-    notes, report = midi_io.load_midi_files([paths[0], crash, *paths[1:]], workers=2, cache=False)
+    notes, report = midi_io.load_midi_files([paths[0], crash, *paths[1:]], workers=2)
     assert [e["piece"] for e in report.used] == ["tune_0.mid", "tune_1.mid", "tune_2.mid"]
     assert report.skipped == [{"piece": "crash.mid", "reason": "reader crashed (the reader process died (exit code 3))",
                                "label": "reader crashed"}]
@@ -67,7 +67,7 @@ def test_ctrl_c_leaves_no_reader_process(tmp_path, monkeypatch):
     begun = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
-            midi_io.load_midi_files(paths, workers=2, cache=False, limits=Limits(timeout=None))
+            midi_io.load_midi_files(paths, workers=2, limits=Limits(timeout=None))
     finally:
         signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - begun < 90
@@ -80,7 +80,7 @@ def test_ctrl_c_leaves_no_reader_process(tmp_path, monkeypatch):
 
 
 @forked
-def test_workers_none_reads_here_below_the_threshold_and_in_workers_from_it(tmp_path, monkeypatch):
+def test_workers_none_reads_here_and_workers_two_in_worker_processes(tmp_path, monkeypatch):
     paths = tunes(tmp_path, 3)
     real = midi_reader.bytes_to_extract
 
@@ -90,12 +90,11 @@ def test_workers_none_reads_here_below_the_threshold_and_in_workers_from_it(tmp_
         return real(data, limits)
 
     monkeypatch.setattr(midi_reader, "bytes_to_extract", records_its_process)
-    midi_io.load_midi_files(paths, cache=False)
+    serial, _ = midi_io.load_midi_files(paths)
     pids = (tmp_path / "pids").read_text().split()
-    assert pids == [str(os.getpid())] * 3  # three files: read here
+    assert pids == [str(os.getpid())] * 3  # the default: read here
     (tmp_path / "pids").unlink()
-    monkeypatch.setattr(reader_pool, "PARALLEL_MIN_FILES", 2)
-    serial, _ = midi_io.load_midi_files(paths, cache=False, workers=1)
-    notes, _ = midi_io.load_midi_files(paths, cache=False)
-    assert str(os.getpid()) not in (tmp_path / "pids").read_text().split()[3:]  # then in workers
+    notes, _ = midi_io.load_midi_files(paths, workers=2)
+    pids = (tmp_path / "pids").read_text().split()
+    assert len(pids) == 3 and str(os.getpid()) not in pids  # asked for: in worker processes
     assert notes.equals(serial)

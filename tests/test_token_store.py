@@ -72,7 +72,7 @@ def test_a_subset_of_pieces_is_the_stream_events_to_codes_gives(folder, tmp_path
 
 
 def test_an_interrupted_prepare_resumes_to_the_store_of_a_clean_build(folder, tmp_path, monkeypatch):
-    clean = token_store.folder_to_store(folder, tmp_path / "clean", chunk_files=3, workers=1, cache=False)
+    clean = token_store.folder_to_store(folder, tmp_path / "clean", chunk_files=3, workers=1)
     read = midi_reader.bytes_to_extract
     calls = []
 
@@ -84,7 +84,7 @@ def test_an_interrupted_prepare_resumes_to_the_store_of_a_clean_build(folder, tm
 
     monkeypatch.setattr(midi_reader, "bytes_to_extract", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        token_store.folder_to_store(folder, tmp_path / "store", chunk_files=3, workers=1, cache=False)
+        token_store.folder_to_store(folder, tmp_path / "store", chunk_files=3, workers=1)
     half = token_store.TokenStore.open(tmp_path / "store")
     assert half.settings["complete"] is False and len(half.entries) == 3  # the first chunk is kept
     # a chunk whose codes were written but not its index: cut off on opening
@@ -98,7 +98,7 @@ def test_an_interrupted_prepare_resumes_to_the_store_of_a_clean_build(folder, tm
     calls.clear()
     reading = []
     monkeypatch.setattr(midi_reader, "bytes_to_extract", lambda data, limits: reading.append(1) or read(data, limits))
-    resumed = token_store.folder_to_store(folder, tmp_path / "store", chunk_files=3, workers=1, cache=False)
+    resumed = token_store.folder_to_store(folder, tmp_path / "store", chunk_files=3, workers=1)
     assert len(reading) == 9 - 3 - 1  # not the first chunk's files, nor the duplicate
     assert resumed.pieces == clean.pieces and resumed.entries == clean.entries
     codes = {name: (tmp_path / name / token_store.CODES_FILE).read_bytes() for name in ("store", "clean")}
@@ -106,7 +106,7 @@ def test_an_interrupted_prepare_resumes_to_the_store_of_a_clean_build(folder, tm
     assert resumed.settings == {**clean.settings, "folder": resumed.settings["folder"]}
     # run again: nothing is read
     reading.clear()
-    again = token_store.folder_to_store(folder, tmp_path / "store", chunk_files=3, workers=1, cache=False)
+    again = token_store.folder_to_store(folder, tmp_path / "store", chunk_files=3, workers=1)
     assert not reading and again.entries == clean.entries
 
 
