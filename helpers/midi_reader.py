@@ -31,8 +31,8 @@ are identical on every well-formed file (the shipped data and the edge cases of
 ``tests/test_midi_reader.py``); damaged files each mends its own way, and those tests say how.
 
 **Damage.** The reader keeps what a damaged file holds up to the damage (see
-:func:`helpers.track_decoder.decode_tracks`), with three rules of its own, each checked by a case of
-``tests/test_midi_reader.py``: a delta time longer than a whole piece may last
+:func:`helpers.track_decoder.decode_tracks`), with three rules of its own, each checked by a
+case of ``tests/test_midi_reader.py``: a delta time longer than a whole piece may last
 (``max_quarters``) is garbage, and ends its track there; after damage (or past the tracks the
 header announces), a track that repeats an earlier one byte for byte (whole or cut short) is a
 copy, and is dropped; and a file is *too damaged to trust* — skipped as ``corrupt`` — when many
@@ -41,10 +41,10 @@ of its events are undecodable or its damage left notes or silences of absurd len
 
 **Limits and skips.** A file is skipped, with its reason, when it is larger than
 ``max_file_bytes``, holds more than ``max_notes`` note-ons, lasts longer than ``max_quarters`` or
-takes longer than ``timeout`` seconds to read (:class:`Limits`; read in this process, the
-reader looks at its clock after each track, which the compiled loop reads in milliseconds). A skip has one form from the
-reader to the report: :class:`MidiLoadError`, whose ``reason`` is one of the labels of
-:data:`NEXT_STEPS`.
+takes longer than ``timeout`` seconds to read (:class:`Limits`; in this process the reader
+looks at its clock after each track, which the compiled loop reads in milliseconds). A skip
+has one form from the reader to the report: :class:`MidiLoadError`, whose ``reason`` is one of
+the labels of :data:`NEXT_STEPS`.
 """
 
 from __future__ import annotations
