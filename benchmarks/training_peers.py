@@ -220,13 +220,14 @@ def peer_rows(found: list[Contender], chapter_rate: float, project_rate: float, 
     if event is not None:
         parameters = event.model.count_params()
         rows.append(compare(
-            f"training, event tokens, GRU 256×2, batch {EVENT_BATCH}", "samples/s", chapter_rate, event.rate,
-            note=f"{event.samples:,} windows of {EVENT_SEQ_LENGTH} MIDI-like tokens, a target at each; {parameters:,} parameters",
+            f"training, event tokens, batch {EVENT_BATCH}", "samples/s", chapter_rate, event.rate,
+            note=f"improved GRU 256×2: {event.samples:,} windows of {EVENT_SEQ_LENGTH} MIDI-like tokens, a target at each; "
+            f"{parameters:,} parameters",
         ))
         if chapter_notes is not None:
             chapter_notes_rate = chapter_notes * chapter_rate / n_windows
             rows.append(compare(
-                "training, notes of music in the targets", "notes/s", chapter_notes_rate, event.notes_rate,
+                "training, notes in the targets", "notes/s", chapter_notes_rate, event.notes_rate,
                 note=f"chapter's GRU on chord tokens vs the event model; batch {chapter.BATCH_SIZE}: "
                 f"{number(chapter_notes * project_rate / n_windows)} notes/s",
             ))
@@ -253,8 +254,8 @@ def device_rows(found: list[Contender], default_rates: dict[str, float], default
         if label not in default_rates:
             continue
         rows.append(compare(
-            f"training on {accelerator} vs CPU, {label}", "samples/s", contender.rate, default_rates[label],
-            note=f"chapter column: {CPU} (use_cudnn=False, weights on {variable_device(contender.model)}); "
+            f"training, GPU/CPU, {label}", "samples/s", contender.rate, default_rates[label],
+            note=f"{accelerator}; chapter column: {CPU} (use_cudnn=False, weights on {variable_device(contender.model)}); "
             f"project column: the default device (weights on {default_device})",
         ))
     return rows

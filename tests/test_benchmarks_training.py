@@ -54,12 +54,15 @@ def test_every_row_of_the_training_stage_is_there(stage):
     names = [row.stage for row in stage.rows]
     assert names[0] == "training, 288 windows, batch 64 (samples/s)"  # the chapter-vs-project row, first as before
     assert f"training, same GRU, batch {training_peers.LARGE_BATCH} (samples/s)" in names
-    assert f"training, event tokens, GRU 256×2, batch {training_peers.EVENT_BATCH} (samples/s)" in names
-    assert "training, notes of music in the targets (notes/s)" in names
+    assert f"training, event tokens, batch {training_peers.EVENT_BATCH} (samples/s)" in names
+    assert "training, notes in the targets (notes/s)" in names
     assert names[-1] == "training, cuDNN kernels on the GPU"
-    gpu_rows = [name for name in names if name.startswith("training on /physical_device:GPU:0 vs CPU")]
-    assert gpu_rows == [f"training on /physical_device:GPU:0 vs CPU, {label} (samples/s)" for label in
-                        ("batch 64", f"batch {training_peers.LARGE_BATCH}", "event tokens")]
+    gpu_rows = [row for row in stage.rows if row.stage.startswith("training, GPU/CPU")]
+    assert [row.stage for row in gpu_rows] == [
+        f"training, GPU/CPU, {label} (samples/s)" for label in ("batch 64", f"batch {training_peers.LARGE_BATCH}", "event tokens")
+    ]
+    assert all(row.note.startswith("/physical_device:GPU:0; chapter column: /CPU:0") for row in gpu_rows)
+    assert all(len(name) <= 44 for name in names)  # the table's first column
 
 
 def test_each_ratio_follows_its_figures_and_no_row_is_judged_but_the_first_two(stage):
@@ -74,21 +77,21 @@ def test_each_ratio_follows_its_figures_and_no_row_is_judged_but_the_first_two(s
 
 
 def test_the_device_rows_set_the_cpu_copy_beside_the_default_device(stage):
-    row = next(row for row in stage.rows if row.stage.endswith("vs CPU, batch 64 (samples/s)"))
+    row = next(row for row in stage.rows if row.stage == "training, GPU/CPU, batch 64 (samples/s)")
     assert figure(row.project) == pytest.approx(figure(stage.rows[0].project), rel=0.01)  # the project's own figure
     assert "use_cudnn=False, weights on CPU:0" in row.note and "default device (weights on CPU:0)" in row.note
 
 
 def test_the_event_model_trains_whole_batches_of_windows_of_128(stage):
     event = next(row for row in stage.rows if "event tokens" in row.stage and row.stage.startswith("training, event"))
-    windows = int(event.note.split()[0].replace(",", ""))
+    windows = int(event.note.split(": ")[1].split()[0].replace(",", ""))
     assert windows % training_peers.EVENT_BATCH == 0 and windows >= training_peers.EVENT_BATCH
     assert any(line.startswith("a sample: the chapter's tokens") for line in stage.lines)
 
 
 def test_the_notes_row_is_the_samples_rows_times_the_notes_per_sample(stage):
     samples = next(row for row in stage.rows if row.stage.startswith("training, event tokens"))
-    notes = next(row for row in stage.rows if row.stage.startswith("training, notes of music"))
+    notes = next(row for row in stage.rows if row.stage.startswith("training, notes in the targets"))
     line = next(line for line in stage.lines if line.startswith("a sample:"))
     per_chord_token = float(line.split("1 target (")[1].split()[0])
     per_window = float(line.split(" notes a token, ")[1].split()[0])
