@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import keras_generation, quality, reading, store
+from benchmarks import keras_generation, quality, reading, store, training_peers
 from helpers import chapter, config, midi_files, midi_io, sequences, tokens
 
 # ----------------------------------------------------------------------------- targets (issue 7)
@@ -92,8 +92,9 @@ SIZES = {
 STAGES = ("extraction", "reading", "preparation", "training", "generation")
 #: Stages run only when asked for with --stages (the quality stage trains for up to 15 minutes,
 #: the store stage prepares and trains on 20,000 files twice: about half an hour on 2 cores;
-#: keras-generation sets the stepper beside Keras's own step loop, issue 13).
-EXTRA_STAGES = ("quality", "store", "keras-generation")
+#: keras-generation sets the stepper beside Keras's own step loop, issue 13; time-to-quality trains
+#: two models for up to --ttq-minutes each, issue 13).
+EXTRA_STAGES = ("quality", "store", "keras-generation", "time-to-quality")
 
 
 # ----------------------------------------------------------------------------- results
@@ -524,12 +525,17 @@ def cudnn_check(model, codes: np.ndarray) -> tuple[bool, str]:
     return True, "use_cudnn=True accepted by every recurrent layer"
 
 
-def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
+def bench_training(
+    stream: list[str], n_windows: int, epochs: int, notes=None, accelerators: list[str] | None = None, with_peers: bool = True
+) -> Stage:
     """Steady-state samples/s of the chapter's fit and the project's, same model and batch size.
 
     Both models first train one epoch (tracing), then ``epochs - 1`` more, one at a time and
     taking turns, so that other work on the machine slows both alike; the fastest epoch of
-    each counts.
+    each counts. The models of :func:`benchmarks.training_peers.contenders` take the same turns:
+    the project's at a larger batch, the improved recipe on event tokens of ``notes`` (left out
+    without them) and, with a GPU, the project's models again on the CPU (``with_peers=False``: none of
+    them). ``accelerators``: the GPUs (default: those TensorFlow lists).
     """
     from helpers import models, training
 
@@ -552,10 +558,15 @@ def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
     ours = models.build_gru_model(len(vocab))
     dataset = sequences.windows_dataset(codes, chapter.SEQUENCE_LENGTH, chapter.BATCH_SIZE, seed=0)
 
+    found = gpus() if accelerators is None else accelerators
+    chapter_notes = training_peers.notes_in_chord_tokens(part[chapter.SEQUENCE_LENGTH :])  # the targets of one epoch
+    peers = training_peers.contenders(codes, len(vocab), n_windows, notes, chapter_notes, found) if with_peers else []
     chapter_timer, project_timer = training.EpochTimer(), training.EpochTimer()
     for _ in range(epochs):
         chapter.train(theirs, model_input, model_output, epochs=1, callbacks=[chapter_timer])
         ours.fit(dataset, epochs=1, verbose=0, shuffle=False, callbacks=[project_timer])  # the dataset shuffles
+        for peer in peers:
+            peer.epoch()
     chapter_rate = n_windows / min(chapter_timer.seconds[1:])
     project_rate = n_windows / min(project_timer.seconds[1:])
 
@@ -570,8 +581,12 @@ def bench_training(stream: list[str], n_windows: int, epochs: int) -> Stage:
             note=f"fastest of epochs 2..{epochs}, taking turns; {ours.count_params():,} parameters each",
         )
     )
-    found = gpus()
+    peer_rows, peer_lines = training_peers.peer_rows(peers, chapter_rate, project_rate, chapter_notes, n_windows)
+    stage.rows.extend(peer_rows)
+    stage.lines.extend(peer_lines)
     if found:
+        default_rates = {f"batch {chapter.BATCH_SIZE}": project_rate, **{p.label: p.rate for p in peers if p.device is None}}
+        stage.rows.extend(training_peers.device_rows(peers, default_rates, training_peers.variable_device(ours), found[0]))
         passed, detail = cudnn_check(ours, codes)
         stage.rows.append(Row("training, cuDNN kernels on the GPU", "", "in use" if passed else "not used", "", "in use", passed, detail))
     else:
@@ -729,6 +744,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reading-copies", type=int, help="reading stage: copies of each file in the larger folder (default: 5, --size large 25)"
     )
     parser.add_argument(
+        "--ttq-minutes",
+        type=float,
+        default=training_peers.TTQ_MINUTES,
+        help=f"time-to-quality stage: budget of each model's training in minutes (default {training_peers.TTQ_MINUTES:g})",
+    )
+    parser.add_argument(
         "--store-files", type=int, default=20_000, help="store stage: files of the synthetic folder made from --data (default 20,000)"
     )
     args = parser.parse_args(argv)
@@ -795,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(stream) < needed:  # a small folder: repeat its tokens
                 stream = (stream * (needed // max(len(stream), 1) + 1))[:needed]
             epochs = args.epochs if "training" in args.stages else 1
-            training = bench_training(stream, args.windows, max(2, epochs))
+            training = bench_training(stream, args.windows, max(2, epochs), notes, with_peers="training" in args.stages)
             if "training" in args.stages:
                 show(training)
         if "generation" in args.stages:
@@ -806,6 +827,8 @@ def main(argv: list[str] | None = None) -> int:
             show(store.bench_store(folder, args.store_files))
         if "keras-generation" in args.stages:
             show(keras_generation.bench_keras_generation(args.vocab, args.generated, chapter.SEQUENCE_LENGTH, args.repeats))
+        if "time-to-quality" in args.stages:
+            show(training_peers.bench_time_to_quality(folder, args.ttq_minutes, args.files))
 
     judged = [row for row in rows if row.passed is not None]
     failed = [row.stage for row in judged if not row.passed]
