@@ -802,7 +802,8 @@ def main(argv: list[str] | None = None) -> int:
             show(extraction)
             notes = extraction.values["notes"]
         if "reading" in args.stages:
-            show(reading.bench_reading(paths, root, args.reading_copies, args.repeats, scratch))
+            originals = midi_files.find_midi_files(folder)[: args.files]  # its own copies, not --copies' (large: 600)
+            show(reading.bench_reading(originals, folder, args.reading_copies, args.repeats, scratch))
         if "preparation" in args.stages:
             show(bench_preparation(args.notes, args.vocab))
         training = None
