@@ -355,7 +355,7 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
     body = start + 8 + header_length
     spans = _well_formed_tracks(data, body, declared_tracks)
     if spans:
-        starts, stops = np.array(spans, dtype=np.int64).T
+        starts, stops = (np.array(column, dtype=np.int64) for column in zip(*spans))  # contiguous: compiled for these
         ticks = limits.max_quarters * tpq
         notes, part_track, part_program, counts = td.decode_tracks(
             buf, starts, stops, 0, 0, 0, midi_format == 2, ticks, ticks, limits.max_notes, td.SYSTEM_DATA_BYTES

@@ -327,6 +327,6 @@ def gather(notes, order, ticks_per_quarter):
 def warmed_up() -> None:
     """Compile the functions here (or load them from Numba's cache on disk) on a tiny track, once
     per process: called before a file's clock starts, so that no time limit pays for it."""
-    track = np.array([0, 0x90, 60, 64, 1, 60, 0], np.uint8)
+    track = np.frombuffer(bytes([0, 0x90, 60, 64, 1, 60, 0]), np.uint8)  # read-only, as the reader's buffers are
     notes, parts, _, _ = decode_tracks(track, np.array([0]), np.array([7]), 0, 0, 0, False, 1e9, 1e9, 10, SYSTEM_DATA_BYTES)
     gather(notes, np.argsort(sort_key(notes, len(parts))), 1.0)
