@@ -3,13 +3,14 @@
 A MIDI file spends nearly all its reading time here: every event of a track is decoded (delta
 time, running status, note-on / note-off / program change / meta / sysex) and every note-off is
 paired with the note-on it ends. Written in plain Python over NumPy arrays and compiled by
-Numba (``numba.njit``) into machine code, it reads a track some hundred times faster than the
-same code interpreted, so reading a folder costs about what parsing it in a C++ library does
-(``python -m benchmarks --stages extraction`` measures it against symusic, pretty_midi and
-mido). ``NUMBA_DISABLE_JIT=1`` runs the very same source interpreted, to step through it.
+Numba (``numba.njit``) into machine code, it took the reader from about 450 files a second (the
+same rules interpreted, with a generator of events) to several thousand, about what symusic's
+C++ parser reads (``python -m benchmarks --stages reading`` sets it beside symusic,
+pretty_midi, miditoolkit and mido). ``NUMBA_DISABLE_JIT=1`` runs the very same source
+interpreted, to step through it.
 
 What the loop does, rule by rule, is stated in :mod:`helpers.midi_reader` (what a note is, how
-damage is met); :func:`decode_track` returns numbers, and the reader turns them into notes,
+damage is met); :func:`decode_tracks` returns numbers, and the reader turns them into notes,
 warnings and skips.
 """
 
