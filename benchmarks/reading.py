@@ -16,7 +16,8 @@ is set beside:
 Each reads the same files, cold (no cache of its own; the files themselves in the operating
 system's cache, read once beforehand), on the shipped folder and on a larger one made of copies
 (``--reading-copies``). The two fast readers are timed ``repeats`` times in turns, the fastest
-counting; the slow ones once (they are hundreds of times slower; noise does not change that).
+counting — at least 20 times for a folder under 200 files, which reads in milliseconds; the
+slow ones once (they are hundreds of times slower; noise does not change that).
 
 Then the notes each kept, file by file, pitch by pitch, against mido's count of the file's own
 pitched note-ons (velocity above 0, outside the drum channel): a fast reader that drops notes
@@ -42,6 +43,8 @@ from helpers import midi_io, midi_reader
 SYMUSIC_SHARE_MIN = 0.5
 #: Target: the project's files/s as a multiple of pretty_midi's.
 PRETTY_MIDI_MIN = 20.0
+#: Folders with fewer files are timed at least :data:`SMALL_FOLDER_REPEATS` times (fast readers).
+SMALL_FOLDER, SMALL_FOLDER_REPEATS = 200, 20
 #: Copies of each file in the larger folder, by benchmark size.
 COPIES = {"small": 5, "large": 25}
 
@@ -190,7 +193,8 @@ def bench_folder(paths: list[Path], root: Path, label: str, repeats: int) -> tup
             read_project(paths[:1], root)
         else:
             PEERS[name][1](paths[:1])
-    seconds, results = time_readers(readers, repeats)
+    # a small folder reads in milliseconds: more turns, so that a moment of other work does not decide
+    seconds, results = time_readers(readers, repeats if len(paths) >= SMALL_FOLDER else max(repeats, SMALL_FOLDER_REPEATS))
 
     files = len(paths)
     truth = PEERS["mido"][2](results["mido"]) if "mido" in results else None
