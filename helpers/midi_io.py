@@ -127,6 +127,7 @@ def load_midi_files(
         bar.update()
 
     pool = reader_pool.ReaderPool(workers, limits, done) if workers and workers > 1 else None
+    handing_over = pool is not None
     # the pool starts its processes on the first file given; leaving it (Ctrl-C included) ends them
     with bar, pool or contextlib.nullcontext():
         for i, path in enumerate(paths):
@@ -140,10 +141,10 @@ def load_midi_files(
             except MidiLoadError as error:
                 done(i, error)
                 continue
-            if pool is not None and not pool.submit_all([(i, data)]):
-                pass  # handed to a worker; ``done`` is called when it is read
-            else:  # read here (also when no worker process could be started)
-                done(i, _read_here(data, limits))
+            if handing_over and pool.submit(i, data):
+                continue  # handed to a worker; ``done`` is called when it is read
+            handing_over = False  # no worker process could be started (or none asked for): read here from now on
+            done(i, _read_here(data, limits))
         if pool is not None:
             pool.finish()
 

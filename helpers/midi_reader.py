@@ -365,8 +365,7 @@ def _read_fast(data: bytes, limits: Limits, deadline: float | None) -> Extract:
                 warnings.append(f"the header announces {declared_tracks} tracks, the file holds {len(spans)}")
             names = _TrackNames(data, counts)
             extract = _extract(notes, part_track, part_program, tpq, names, counts[:, td.DRUM_HITS].sum(), warnings)
-            if deadline is not None and time.perf_counter() > deadline:
-                raise MidiLoadError("too slow", f"over the limit of {limits.timeout:g} s per file")
+            _check_clock(deadline, limits)
             return extract
     return _read_tracks(data, buf, body, midi_format, declared_tracks, tpq, limits, deadline, warnings)
 
@@ -384,7 +383,7 @@ def _well_formed_tracks(data: bytes, pos: int, declared_tracks: int) -> list[tup
                 pos = end
                 continue
             return None if data.find(b"MTrk", pos + 1) >= 0 else spans  # junk before a track; padding after the last
-        if end > size or not (data[end - 3 : end] == b"\xff\x2f\x00" or data[end : end + 4] == b"MTrk"):
+        if not _ends_where_said(data, end):
             return None
         if len(spans) >= declared_tracks:
             return None
@@ -393,17 +392,33 @@ def _well_formed_tracks(data: bytes, pos: int, declared_tracks: int) -> list[tup
     return spans
 
 
+def _ends_where_said(data: bytes, end: int) -> bool:
+    """Whether a track chunk whose length says it ends at ``end`` does: End of Track just before,
+    or the next track just after."""
+    return end <= len(data) and (data[end - 3 : end] == b"\xff\x2f\x00" or data[end : end + 4] == b"MTrk")
+
+
+def _check_clock(deadline: float | None, limits: Limits) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise MidiLoadError("too slow", f"over the limit of {limits.timeout:g} s per file")
+
+
+def _track_name(data: bytes, counts: np.ndarray) -> str:
+    """A track's name from its row of :func:`helpers.track_decoder.decode_tracks`'s ``counts`` ("": none)."""
+    from helpers import track_decoder as td
+
+    start, stop = int(counts[td.NAME_START]), int(counts[td.NAME_STOP])
+    return data[start:stop].decode("latin-1").strip() if start >= 0 else ""
+
+
 class _TrackNames:
     """Track names read only when a part needs one (most parts are named by their program)."""
 
     def __init__(self, data: bytes, counts: np.ndarray):
-        from helpers import track_decoder as td
-
-        self.data, self.where = data, counts[:, [td.NAME_START, td.NAME_STOP]].tolist()
+        self.data, self.counts = data, counts
 
     def __getitem__(self, track: int) -> str:
-        start, stop = self.where[track]
-        return self.data[start:stop].decode("latin-1").strip() if start >= 0 else ""
+        return _track_name(self.data, self.counts[track])
 
 
 def _read_tracks(
@@ -417,9 +432,11 @@ def _read_tracks(
     tally = [0, 0, 0]  # events decoded, events damaged, the longest delta time taken for damage (ticks)
     copies_possible = midi_format != 2
     spans: list[tuple[int, int]] = []  # (body, stop) of every track read, to find copies
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # each track's notes, their parts' tracks and programs
+    # each track's notes, its parts' tracks and programs (from no track: nothing)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(np.zeros((0, 5), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))]
     names: list[str] = []
-    drum_hits = tracks = shift = note_ons = 0
+    ticks = limits.max_quarters * tpq
+    drum_hits = tracks = shift = note_ons = parts = 0
     while pos + 8 <= len(data):
         chunk, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
         body, end = pos + 8, pos + 8 + length
@@ -434,7 +451,7 @@ def _read_tracks(
             pos = found_at
             continue
         label = f"track {tracks + 1}"
-        length_right = end <= len(data) and (data[end - 3 : end] == b"\xff\x2f\x00" or data[end : end + 4] == b"MTrk")
+        length_right = _ends_where_said(data, end)
         if length_right:
             stop = end  # End of Track, or the next track, is where the chunk length says
         else:
@@ -451,7 +468,6 @@ def _read_tracks(
                 continue
         spans.append((body, stop))
         known = len(problems)
-        ticks = limits.max_quarters * tpq
         notes, part_track, part_program, (counts,) = td.decode_tracks(
             buf, np.array([body]), np.array([stop]), tracks, shift, note_ons, False, ticks, ticks - shift, limits.max_notes,
             td.SYSTEM_DATA_BYTES,
@@ -477,24 +493,22 @@ def _read_tracks(
                 raise MidiLoadError("corrupt", f"too damaged to trust: {late} after damage ({first})")
             raise MidiLoadError("too long", f"{late}, over the limit of {limits.max_quarters:,.0f}")
         drum_hits += counts[td.DRUM_HITS]
-        notes[:, td.PART] += sum(len(earlier) for _, earlier, _ in found)  # parts numbered across the file
+        notes[:, td.PART] += parts  # parts numbered across the file
+        parts += len(part_track)
         found.append((notes, part_track, part_program))
-        names.append(_TrackNames(data, counts[None])[0])
+        names.append(_track_name(data, counts))
         if not length_right and len(problems) == known:  # the track read cleanly, its length was wrong
             problems.append(f"{label}: cut off" if end > len(data) and not counts[td.ENDED] else f"{label}: wrong chunk length")
         if midi_format == 2:
             shift += int(counts[td.LAST_TICK])
         tracks += 1
         pos = stop
-        if deadline is not None and time.perf_counter() > deadline:
-            raise MidiLoadError("too slow", f"over the limit of {limits.timeout:g} s per file")
+        _check_clock(deadline, limits)
     if tracks == 0:
         raise MidiLoadError("corrupt", "the file holds no track" + (f": {problems[0]}" if problems else ""))
     if declared_tracks != tracks and not problems:
         warnings.append(f"the header announces {declared_tracks} tracks, the file holds {tracks}")
-    notes, part_track, part_program = (np.concatenate(c) for c in zip(*found)) if found else (np.zeros((0, 5), np.int64),) + (
-        np.zeros(0, np.int64),
-    ) * 2
+    notes, part_track, part_program = (np.concatenate(c) for c in zip(*found))
     extract = _extract(notes, part_track, part_program, tpq, names, drum_hits, warnings + problems)
     if not len(extract) and problems:
         if tally[1] == 1 and tally[2]:  # a jump and nothing before it: a piece longer than the limit

@@ -53,7 +53,7 @@ class ReaderPool:
         limits: the per-file limits; ``limits.timeout`` bounds each file in its worker.
         done: called here, in the calling thread, as ``done(index, extract_or_skip)`` for each file.
 
-    The processes start when the first file is handed over (:meth:`submit_all`).
+    The processes start when the first file is handed over (:meth:`submit`).
     """
 
     def __init__(self, workers: int, limits: Limits, done: Done):
@@ -70,23 +70,17 @@ class ReaderPool:
         self.pool.stop()  # ends the workers still reading (an error or Ctrl-C in the caller)
         self.pool.join()
 
-    def submit_all(self, jobs: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-        """Hand ``(index, bytes)`` of files to the workers; return those not handed over: none, or
-        all of them when no process can be started (the caller then reads them itself)."""
+    def submit(self, index: int, data: bytes) -> bool:
+        """Hand one file's bytes to the workers (waits while too many are queued); False when no
+        worker process could be started (the caller then reads the file itself)."""
         try:
-            self.submit(*jobs[0])  # starts the processes
+            future = self.pool.schedule(_read, args=(data, self.limits), timeout=self.limits.timeout)  # starts the processes
         except OSError:
-            return jobs
-        for index, data in jobs[1:]:
-            self.submit(index, data)
-        return []
-
-    def submit(self, index: int, data: bytes) -> None:
-        """Hand one file's bytes to the workers; waits while too many are queued."""
-        future = self.pool.schedule(_read, args=(data, self.limits), timeout=self.limits.timeout)
+            return False
         self.running[future] = index
         while len(self.running) >= QUEUED_PER_WORKER * self.workers:
             self._collect(FIRST_COMPLETED)
+        return True
 
     def finish(self) -> None:
         """Wait for every file handed over."""
