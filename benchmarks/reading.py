@@ -48,7 +48,6 @@ SMALL_FOLDER, SMALL_FOLDER_REPEATS = 200, 20
 #: Copies of each file in the larger folder, by benchmark size.
 COPIES = {"small": 5, "large": 25}
 
-DRUMS = 9  # the drum channel counted from 0, as mido counts
 
 
 def installed(module: str) -> bool:
@@ -126,16 +125,13 @@ def instrument_pitches(read: list) -> list[Counter]:
 
 
 def read_mido(paths: list[Path]) -> list[Counter]:
-    """mido's parse of every message, counting pitched note-ons: the reference count."""
-    import mido
+    """mido's parse of every message, counting pitched note-ons (``run.mido_pitches``): the reference count."""
+    from benchmarks.run import mido_pitches
 
     counts = []
     for path in paths:
         try:
-            counts.append(Counter(
-                message.note for message in mido.MidiFile(str(path), clip=True)
-                if message.type == "note_on" and message.velocity > 0 and message.channel != DRUMS
-            ))
+            counts.append(mido_pitches(path))
         except Exception:  # noqa: BLE001
             counts.append(None)
     return counts

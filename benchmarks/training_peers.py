@@ -332,10 +332,10 @@ def _watch(race: Race, val_pieces: list[np.ndarray], max_epochs: int):
 
 def race_to_ngram(corpus: pipeline.Corpus, recipe: str, budget: float, run_dir: Path, seed: int = 0, max_epochs: int = 1000,
                   **model_options) -> Race:
-    """Train ``recipe`` (``"improved"`` or ``"chapter"``) on ``corpus`` as ``pipeline.train_run``
-    does — the same split by piece, model, batch, learning-rate schedule — until its held-out
-    nats/token reach the best n-gram's, the budget (seconds) is spent or ``max_epochs`` are done."""
-    from helpers import evaluate, models, training
+    """Train ``recipe`` (``"improved"`` or ``"chapter"``) on ``corpus`` with ``pipeline.train_run``
+    — its split by piece, model, batch, learning-rate schedule — until its held-out nats/token
+    reach the best n-gram's, the budget (seconds) is spent or ``max_epochs`` are done."""
+    from helpers import evaluate
 
     train_pieces, val_pieces = sequences.split_by_piece(corpus.events["piece"], VAL_FRACTION, seed)
     if not val_pieces:
@@ -352,20 +352,11 @@ def race_to_ngram(corpus: pipeline.Corpus, recipe: str, budget: float, run_dir: 
     ngrams = table.loc[["unigram", "bigram", "trigram"], "nats_per_token"]
     race = Race(recipe, corpus.vocab.encoding, float(ngrams.min()), str(ngrams.idxmin()), ngram_seconds, budget)
 
-    config.set_seed(seed)  # as pipeline.train_run
-    if recipe == "improved":
-        model = models.build_sequence_model(len(corpus.vocab), EVENT_SEQ_LENGTH, **model_options)
-        batch_size, reduce_lr = EVENT_BATCH, 2
-    else:
-        model = models.build_gru_model(len(corpus.vocab), chapter.SEQUENCE_LENGTH, **model_options)
-        batch_size, reduce_lr = chapter.BATCH_SIZE, None
-    training.train(
-        model, corpus.vocab,
-        sequences.events_to_codes(corpus.events, corpus.vocab, train_pieces),
-        sequences.events_to_codes(corpus.events, corpus.vocab, val_pieces),
-        run_dir, epochs=max_epochs, batch_size=batch_size, seed=seed, reduce_lr_patience=reduce_lr,
-        extra_config={"recipe": recipe, "encoding": corpus.vocab.encoding, "train_pieces": train_pieces, "val_pieces": val_pieces},
-        callbacks=[_watch(race, val_codes_by_piece, max_epochs)],
+    improved = recipe == "improved"
+    pipeline.train_run(  # the same split by piece: split_by_piece with the same fraction and seed
+        corpus, "gru", seq_length=EVENT_SEQ_LENGTH if improved else chapter.SEQUENCE_LENGTH, epochs=max_epochs,
+        batch_size=EVENT_BATCH if improved else chapter.BATCH_SIZE, val_fraction=VAL_FRACTION, seed=seed, run_dir=run_dir,
+        recipe=recipe, callbacks=[_watch(race, val_codes_by_piece, max_epochs)], **model_options,
     )
     return race
 

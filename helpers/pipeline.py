@@ -161,6 +161,7 @@ def train_run(
     time_limit: float | None = None,
     tensorboard: bool = False,
     strategy=None,
+    callbacks: list | None = None,
     **model_options,
 ) -> Run:
     """Split by piece, build the model and train it into a new run folder; return the run.
@@ -183,7 +184,8 @@ def train_run(
     ``time_limit`` (seconds) ends training after the last epoch that fits in it;
     ``tensorboard`` writes TensorBoard's logs into the run's ``logs/`` (see :func:`helpers.training.train`);
     ``strategy`` (from :func:`helpers.distribute.make_strategy`) trains on several devices,
-    ``batch_size`` per device.
+    ``batch_size`` per device; ``callbacks`` are more Keras callbacks for ``fit`` (the benchmark's
+    time-to-quality stage scores the model after each epoch).
 
     The folder is ``run_dir`` (a path or a :class:`helpers.runs.Run`) if given, else a new ``outputs/runs/<architecture>-NNN``
     (``<architecture>-improved-NNN`` for the improved recipe). To continue an interrupted or
@@ -208,7 +210,7 @@ def train_run(
         run, model, corpus.vocab, train_codes, val_codes, recipe, transpose,
         {**recorded, "train_pieces": train_pieces, "val_pieces": val_pieces},
         epochs=epochs, batch_size=batch_size, seed=seed, early_stopping=early_stopping, verbose=verbose,
-        time_limit=time_limit, tensorboard=tensorboard, strategy=strategy,
+        time_limit=time_limit, tensorboard=tensorboard, strategy=strategy, callbacks=callbacks,
     )
 
 
